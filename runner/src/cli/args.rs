@@ -1,0 +1,123 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::ReportSpec;
+use crate::style::ColorChoice;
+
+const EXAMPLES: &str = "\
+Examples:
+  shipgate run pipelines/release.yaml --report junit=junit.xml --report json=run.json
+  shipgate plan pipelines/release.yaml            # what would happen; changes nothing
+  shipgate validate pipelines/*.yaml              # check files, report every error
+  shipgate schema --check                         # the committed JSON Schema is current
+
+Exit codes:
+  0 success · 1 a step failed or the gate denied · 2 usage/pipeline/config error (nothing ran)
+  3 infrastructure error · 130 interrupted (SIGINT) · 143 terminated (SIGTERM)";
+
+/// GitOps CI/CD pipeline runner and policy gate.
+#[derive(Debug, Parser)]
+#[command(name = "shipgate", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and failing steps.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour on stderr (also off with NO_COLOR).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline.
+    #[command(
+        after_help = "Examples:\n  shipgate run pipelines/demo.yaml\n  shipgate run pipelines/release.yaml --jobs 4 --report junit=junit.xml\n  shipgate run pipelines/release.yaml --dry-run --format json"
+    )]
+    Run(RunArgs),
+    /// Show what a run would do, in execution order, and change nothing.
+    #[command(
+        after_help = "Examples:\n  shipgate plan pipelines/release.yaml\n  shipgate plan pipelines/release.yaml --format json | jq '.steps[].id'"
+    )]
+    Plan(PlanArgs),
+    /// Check pipeline files and report every error with file:line:col.
+    #[command(
+        after_help = "Examples:\n  shipgate validate pipelines/*.yaml\n  shipgate validate --format json pipelines/release.yaml"
+    )]
+    Validate(ValidateArgs),
+    /// Print the pipeline JSON Schema, or check the committed copy.
+    #[command(after_help = "Examples:\n  shipgate schema > schemas/pipeline.schema.json\n  shipgate schema --check")]
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Steps run at once (default: number of CPUs).
+    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Resolve and print the plan; run nothing (same as `shipgate plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Plan format with --dry-run.
+    #[arg(long, value_enum, default_value_t, requires = "dry_run")]
+    pub format: Format,
+    /// Write a report: json=PATH (run summary) or junit=PATH. Repeatable.
+    #[arg(long = "report", value_name = "FORMAT=PATH")]
+    pub reports: Vec<ReportSpec>,
+    /// After SIGTERM/SIGINT or a timeout, how long steps get before SIGKILL.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
+    pub grace_period: std::time::Duration,
+    /// Stop at the first failing step: start nothing new and cancel running steps.
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Pipeline files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Fail (exit 1) when the committed schema differs from this build's.
+    #[arg(long, conflicts_with = "write")]
+    pub check: bool,
+    /// Write the schema to the file.
+    #[arg(long)]
+    pub write: bool,
+    /// The committed schema file.
+    #[arg(long, default_value = "schemas/pipeline.schema.json")]
+    pub path: PathBuf,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::pipeline::duration::parse_duration(s)
+}

@@ -1,0 +1,94 @@
+//! Reading a pipeline file: YAML → nodes → raw structs → validated model.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::model::Pipeline;
+use super::raw::RawPipeline;
+use super::validate::validate;
+use crate::diag::{Diagnostic, FileDiagnostics};
+use crate::yaml::{NodeKind, Pos, Span, deserialize_all, parse_documents};
+
+/// Loads and validates a pipeline. Warnings come back with the pipeline; any error
+/// means no pipeline.
+pub fn load_file(path: &Path) -> Result<(Pipeline, FileDiagnostics), FileDiagnostics> {
+    let source = std::fs::read_to_string(path).map_err(|e| FileDiagnostics {
+        path: path.to_path_buf(),
+        source: Arc::from(""),
+        items: vec![
+            Diagnostic::error(Span::default(), format!("cannot read the pipeline file: {e}"))
+                .with_help("check the path; pipelines usually live in `pipelines/`"),
+        ],
+    })?;
+    load_str(path, &source)
+}
+
+pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics), FileDiagnostics> {
+    let source: Arc<str> = Arc::from(source);
+    let mut diags = FileDiagnostics { path: path.to_path_buf(), source: source.clone(), items: Vec::new() };
+    let (docs, dups) = match parse_documents(&source) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.items.push(Diagnostic::error(e.span, e.message).with_help_opt(e.help));
+            return Err(diags);
+        }
+    };
+    for d in dups {
+        diags.items.push(Diagnostic::error(d.span, d.message).with_help_opt(d.help));
+    }
+    let root = match docs.as_slice() {
+        [] => {
+            diags.items.push(
+                Diagnostic::error(
+                    Span::new(Pos { line: 1, col: 1 }, Pos { line: 1, col: 1 }),
+                    "the pipeline file is empty",
+                )
+                .with_help("start with `version: 1` and a `steps:` mapping"),
+            );
+            return Err(diags);
+        }
+        [root] => root,
+        [_, second, ..] => {
+            diags.items.push(
+                Diagnostic::error(second.span, "a pipeline file holds one YAML document")
+                    .with_help("remove the `---` separator or split the file into one pipeline per file"),
+            );
+            return Err(diags);
+        }
+    };
+    if !matches!(root.kind, crate::yaml::NodeKind::Map(_)) {
+        diags.items.push(
+            Diagnostic::error(root.span, format!("a pipeline is a mapping, found {}", root.type_name()))
+                .with_help("start with `version: 1` and a `steps:` mapping"),
+        );
+        return Err(diags);
+    }
+    let (raw, errors) = deserialize_all::<RawPipeline>(root);
+    // Steps whose mapping held a type error: later checks must not pile on (a step whose
+    // bad `run:` was dropped is not also "missing `run:`").
+    let damaged: HashSet<String> = match root.get("steps").map(|s| &s.kind) {
+        Some(NodeKind::Map(pairs)) => pairs
+            .iter()
+            .filter(|(_, v)| {
+                errors.iter().any(|e| e.span.is_some_and(|s| s.start >= v.span.start && s.start <= v.span.end))
+            })
+            .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+            .collect(),
+        _ => HashSet::new(),
+    };
+    for e in errors {
+        diags.items.push(Diagnostic::error(e.span.unwrap_or(root.span), e.message).with_help_opt(e.help));
+    }
+    let Some(raw) = raw else {
+        diags.sort();
+        return Err(diags);
+    };
+    let (pipeline, items) = validate(raw, path, source, root.span, &damaged);
+    diags.items.extend(items);
+    diags.sort();
+    match pipeline {
+        Some(p) if !diags.has_errors() => Ok((p, diags)),
+        _ => Err(diags),
+    }
+}

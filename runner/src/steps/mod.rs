@@ -1,0 +1,54 @@
+//! Step kinds. `run:` steps and every `uses:` kind implement [`Step`]; the executor
+//! knows nothing else about them.
+
+pub mod context;
+mod outputs;
+pub mod shell;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use context::{StepContext, StepError};
+pub use outputs::parse_outputs;
+
+use crate::diag::Diagnostic;
+use crate::yaml::Node;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A ready-to-run step: options resolved and typed.
+pub trait Step: Send + Sync {
+    /// What the step would do, one line per effect, for `shipgate plan`. Must not
+    /// touch anything.
+    fn plan(&self) -> Vec<String>;
+    /// Runs one attempt. Output lines go through `ctx.emit`, outputs into `ctx.outputs`.
+    fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<(), StepError>>;
+}
+
+/// A `uses:` step kind.
+pub trait StepKind: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    /// Outputs every run of this kind publishes (checked when a pipeline references them).
+    fn outputs(&self) -> &'static [&'static str];
+    /// Pure checks of the written `with:` options, with spans. Values may still hold
+    /// `${…}` templates at this point.
+    fn validate(&self, with: Option<&Node>) -> Vec<Diagnostic>;
+    /// Builds the step from resolved options.
+    fn build(&self, with: Option<&Node>) -> Result<Box<dyn Step>, Vec<Diagnostic>>;
+}
+
+impl fmt::Debug for dyn StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StepKind({})", self.name())
+    }
+}
+
+/// The `uses:` kinds this build knows. Capabilities register here as they land.
+pub fn kinds() -> &'static [&'static dyn StepKind] {
+    &[]
+}
+
+pub fn find_kind(name: &str) -> Option<&'static dyn StepKind> {
+    kinds().iter().copied().find(|k| k.name() == name)
+}
