@@ -71,7 +71,7 @@ impl FileDiagnostics {
 
     /// Sorts by position so the output reads top to bottom.
     pub fn sort(&mut self) {
-        self.items.sort_by(|a, b| (a.span.start, a.severity).cmp(&(b.span.start, b.severity)));
+        self.items.sort_by_key(|a| (a.span.start, a.severity));
         self.items.dedup();
     }
 }

@@ -331,12 +331,8 @@ pub async fn execute(
     })
 }
 
-fn run_step(
-    shared: Arc<Shared>,
-    i: usize,
-    mut token: CancelToken,
-) -> impl std::future::Future<Output = Outcome> + Send + 'static {
-    async move {
+async fn run_step(shared: Arc<Shared>, i: usize, mut token: CancelToken) -> Outcome {
+    {
         let step = &shared.pipeline.steps[i];
         let kind = step.action.kind_name();
         let snapshot = shared.outputs.lock().map(|o| o.clone()).unwrap_or_default();

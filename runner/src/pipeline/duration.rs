@@ -51,8 +51,8 @@ mod tests {
     fn parses_compound_durations() {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("10").unwrap_err().contains("no unit"));
-        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("10").expect_err("no unit").contains("no unit"));
+        assert!(parse_duration("10x").expect_err("bad unit").contains("unknown unit"));
         assert!(parse_duration("m").is_err());
     }
 
