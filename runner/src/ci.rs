@@ -45,6 +45,7 @@ pub const FIELDS: &[(&str, &str, &[&str])] = &[
 ];
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(transparent)]
 pub struct CiContext {
     values: BTreeMap<&'static str, String>,
 }

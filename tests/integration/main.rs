@@ -1,1 +1,12 @@
+//! Integration tests: the real `shipgate` binary, in temp dirs, against real local
+//! services. One test binary, one module per area.
 
+mod cancel;
+mod errors;
+mod masking;
+mod pipelines;
+mod plan;
+mod reports;
+mod run;
+mod services;
+mod support;

@@ -1,19 +1,28 @@
 //! "Did you mean …?" suggestions.
 
-/// Levenshtein edit distance over chars.
+/// Edit distance counting a swap of two neighbours as one edit (optimal string
+/// alignment), so `stpes` is one edit from `steps`.
 pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The closest candidate within a third of the input's length (at least 1 edit), if any.
@@ -37,5 +46,7 @@ mod tests {
         assert_eq!(closest("allow_failures", ["allow_failure", "if"]), Some("allow_failure"));
         assert_eq!(closest("zzz", ["needs", "env"]), None);
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(closest("stpes", ["version", "steps"]), Some("steps"));
+        assert_eq!(closest("tset", ["test", "build"]), Some("test"));
     }
 }

@@ -67,7 +67,7 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
     let (raw, errors) = deserialize_all::<RawPipeline>(root);
     // Steps whose mapping held a type error: later checks must not pile on (a step whose
     // bad `run:` was dropped is not also "missing `run:`").
-    let damaged: HashSet<String> = match root.get("steps").map(|s| &s.kind) {
+    let mut damaged: HashSet<String> = match root.get("steps").map(|s| &s.kind) {
         Some(NodeKind::Map(pairs)) => pairs
             .iter()
             .filter(|(_, v)| {
@@ -77,8 +77,17 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
             .collect(),
         _ => HashSet::new(),
     };
+    // An unknown or mistyped top-level key explains a missing `version`/`steps`.
+    let top_damaged = match &root.kind {
+        NodeKind::Map(pairs) => errors.iter().any(|e| pairs.iter().any(|(k, _)| e.span == Some(k.span))),
+        _ => false,
+    };
+    if top_damaged {
+        damaged.insert(String::new());
+    }
     for e in errors {
-        diags.items.push(Diagnostic::error(e.span.unwrap_or(root.span), e.message).with_help_opt(e.help));
+        let help = e.help.or_else(|| Some("see schemas/pipeline.schema.json for the expected shape".into()));
+        diags.items.push(Diagnostic::error(e.span.unwrap_or(root.span), e.message).with_help_opt(help));
     }
     let Some(raw) = raw else {
         diags.sort();

@@ -95,6 +95,7 @@ pub fn validate(
     let top = Span::new(root_span.start, root_span.start);
 
     match &raw.version {
+        None if cx.damaged.contains("") => {}
         None => cx.err(top, "missing key `version`", Some("add `version: 1` at the top of the file".into())),
         Some(v) if v.value != 1 => cx.err(
             v.span,
@@ -140,7 +141,10 @@ pub fn validate(
     }
 
     let Some(raw_steps) = raw.steps else {
-        cx.err(top, "missing key `steps`", Some("add `steps:` with at least one step".into()));
+        // (`damaged` holds "" when a top-level key was already reported.)
+        if !cx.damaged.contains("") {
+            cx.err(top, "missing key `steps`", Some("add `steps:` with at least one step".into()));
+        }
         return (None, cx.diags);
     };
     if raw_steps.is_empty() {

@@ -16,7 +16,7 @@ impl Shell {
 
 impl Step for Shell {
     fn plan(&self) -> Vec<String> {
-        vec![format!("run: sh -ec {}", shell_quote(&self.command))]
+        vec![format!("run: sh -ec {}", shell_quote(self.command.trim_end()))]
     }
 
     fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<(), StepError>> {

@@ -45,7 +45,23 @@ impl de::Error for DeError {
             de::Unexpected::Str(s) => format!("`{s}`"),
             other => other.to_string(),
         };
-        Self::custom(format!("wrong type: expected {exp}, found {found}"))
+        let expected = exp.to_string();
+        let help = if expected.contains("list") || expected.contains("sequence") {
+            "write a list: `[a, b]`, or one `- item` per line"
+        } else if expected.contains("map") || expected.contains("struct") {
+            "write `key: value` pairs, e.g. `{ attempts: 3, backoff: 2s }`"
+        } else if expected.contains("bool") {
+            "write `true` or `false`"
+        } else if expected.contains("integer") || expected.contains("number") {
+            "write a whole number, without quotes"
+        } else {
+            "quote the value to make it a string; see schemas/pipeline.schema.json for every key's type"
+        };
+        DeError {
+            span: None,
+            message: format!("wrong type: expected {expected}, found {found}"),
+            help: Some(help.into()),
+        }
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
