@@ -5,6 +5,8 @@
 //!
 //!     cargo bench --bench executor            # STEPS=500 ROUNDS=7 by default
 
+#![expect(clippy::print_stdout, reason = "a benchmark prints its figures on stdout")]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,8 +54,14 @@ fn main() {
     let script = dir.join("floor.sh");
     std::fs::write(&script, "set -e\n".to_owned() + &"sh -ec true\n".repeat(steps)).expect("script");
 
-    println!("executor benchmark: {steps} steps, {rounds} rounds (medians), {} CPUs", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    println!("{:<6} {:>10} {:>12} {:>12} {:>12} {:>14} {:>10}", "shape", "plan ms", "run -j1 ms", "run -jN ms", "sh floor ms", "overhead/step", "run/floor");
+    println!(
+        "executor benchmark: {steps} steps, {rounds} rounds (medians), {} CPUs",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<6} {:>10} {:>12} {:>12} {:>12} {:>14} {:>10}",
+        "shape", "plan ms", "run -j1 ms", "run -jN ms", "sh floor ms", "overhead/step", "run/floor"
+    );
     for deep in [false, true] {
         let file = dir.join(if deep { "deep.yaml" } else { "wide.yaml" });
         std::fs::write(&file, generate(steps, deep)).expect("pipeline");

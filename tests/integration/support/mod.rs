@@ -45,29 +45,6 @@ pub fn pipeline(text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Replaces durations like `12ms`, `1.2s`, `2m05s` with `<dur>` for snapshots.
-pub fn scrub_durations(text: &str) -> String {
-    let mut out = String::new();
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let core = word.trim_end_matches([',', ')', ':']);
-        let rest = &word[core.len()..];
-        let is_dur = !core.is_empty()
-            && core.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && (core.ends_with("ms") || core.ends_with('s'))
-            && core.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'm' | 's'));
-        if is_dur {
-            out.push_str("<dur>");
-            out.push_str(rest);
-        } else {
-            out.push_str(word);
-        }
-    }
-    out
-}
-
 /// Whether a process is still alive (not a zombie).
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

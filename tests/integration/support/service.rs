@@ -26,7 +26,6 @@ pub fn require(program: &str, install: &str) {
 
 #[derive(Debug)]
 pub struct Service {
-    pub name: &'static str,
     pub port: u16,
     child: Child,
 }
@@ -36,7 +35,7 @@ impl Service {
     pub fn start(name: &'static str, mut cmd: Command, port: u16, timeout: Duration) -> Service {
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let mut svc = Service { name, port, child };
+        let mut svc = Service { port, child };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + timeout;
         loop {
