@@ -85,3 +85,51 @@ fn sigint_exits_130() {
 fn a_step_ignoring_sigterm_is_killed_after_the_grace_period() {
     interrupted_run("-TERM", "trap '' TERM\nsleep 300 &\necho $! > sleep.pid\nwhile true; do wait; done", 143);
 }
+
+#[test]
+fn a_second_signal_kills_at_once() {
+    let (dir, path) = pipeline(
+        "version: 1\nsteps:\n  stubborn:\n    run: |\n      trap '' TERM\n      sleep 300 &\n      echo $! > sleep.pid\n      while true; do wait; done\n",
+    );
+    let mut child = Command::new(bin())
+        .current_dir(dir.path())
+        .args(["run", "--grace-period", "10m"])
+        .arg(&path)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("shipgate starts");
+    let pid: i32 = wait_for_file(&dir.path().join("sleep.pid")).trim().parse().expect("pid");
+    let started = Instant::now();
+    for _ in 0..2 {
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(child.wait().expect("exits").code(), Some(143));
+    assert!(started.elapsed() < Duration::from_secs(60), "the second signal did not skip the 10m grace period");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid));
+}
+
+#[test]
+fn step_processes_die_even_when_shipgate_is_sigkilled() {
+    let (dir, path) =
+        pipeline("version: 1\nsteps:\n  long:\n    run: |\n      sleep 300 &\n      echo $! > sleep.pid\n      wait\n");
+    let mut child = Command::new(bin())
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&path)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let pid: i32 = wait_for_file(&dir.path().join("sleep.pid")).trim().parse().expect("pid");
+    child.kill().expect("SIGKILL shipgate");
+    child.wait().expect("reaped");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "a step's background process outlived a SIGKILLed shipgate");
+}

@@ -7,5 +7,6 @@ mod executor;
 pub mod mask;
 pub mod process;
 pub mod scheduler;
+mod watchdog;
 
 pub use executor::{ExecOptions, Prepared, Resolved, condition, execute, prepare, resolve_pipeline_env};

@@ -1,7 +1,8 @@
 //! Child processes: each in its own process group, so a timeout or a signal reaches
 //! everything the command started. SIGTERM first, SIGKILL after the grace period; the
 //! group is killed when the step ends, and a guard kills it if the step's future is
-//! dropped. On Linux the direct child also gets SIGKILL if shipgate itself dies.
+//! dropped. If shipgate itself dies, the direct child gets SIGKILL from the kernel
+//! (Linux) and the watchdog (`watchdog.rs`) kills the rest of its group.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -52,14 +53,30 @@ pub fn signal_group(pgid: u32, signal: i32) {
     }
 }
 
-/// Kills the group when dropped (the step was abandoned mid-flight).
+/// Kills the group when dropped (the step was abandoned mid-flight), and keeps the
+/// watchdog informed so the group dies with shipgate even if shipgate is SIGKILLed.
 struct GroupGuard(Option<u32>);
+
+impl GroupGuard {
+    fn new(pgid: Option<u32>) -> Self {
+        if let Some(p) = pgid {
+            super::watchdog::register(p);
+        }
+        GroupGuard(pgid)
+    }
+
+    /// Kills what is left of the group and forgets it.
+    fn finish(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            signal_group(pgid, libc::SIGKILL);
+            super::watchdog::unregister(pgid);
+        }
+    }
+}
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            signal_group(pgid, libc::SIGKILL);
-        }
+        self.finish();
     }
 }
 
@@ -98,7 +115,7 @@ pub async fn run_process(
     set_parent_death_signal(&mut cmd);
     let mut child = cmd.spawn()?;
     let pgid = child.id();
-    let mut guard = GroupGuard(pgid);
+    let mut guard = GroupGuard::new(pgid);
 
     let (tx, mut rx) = mpsc::channel::<(Stream, String)>(256);
     let mut readers = tokio::task::JoinSet::new();
@@ -138,9 +155,7 @@ pub async fn run_process(
         }
     };
     // Whatever the command left running in its group ends with it.
-    if let Some(p) = guard.0.take() {
-        signal_group(p, libc::SIGKILL);
-    }
+    guard.finish();
     // Drain what is buffered; a grandchild that escaped the group must not hang us.
     let drain = async {
         while let Some((stream, line)) = rx.recv().await {
