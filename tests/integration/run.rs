@@ -167,3 +167,14 @@ fn data_goes_to_stdout_and_the_run_log_to_stderr() {
     assert!(out.stdout.is_empty(), "stdout: {}", out.stdout);
     assert!(out.stderr.contains("hello │ hello-from-step"));
 }
+
+#[test]
+fn a_step_that_cannot_start_is_an_infrastructure_error() {
+    let (dir, path) = pipeline("version: 1\nsteps:\n  test: { run: \"true\" }\n");
+    // No `sh` on PATH: the runner's environment is broken, not the step (exit 3).
+    let out = run(shipgate(dir.path()).args(["run", "--report", "json=run.json"]).arg(&path).env("PATH", dir.path()));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let v = json_report(dir.path());
+    assert_eq!(v["steps"][0]["failure"], "infrastructure");
+    assert!(v["steps"][0]["message"].as_str().is_some_and(|m| m.contains("could not start `sh`")));
+}

@@ -101,3 +101,46 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
         _ => Err(diags),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// YAML-ish fragments that hit the loader's branches (keys, flow and block
+    /// collections, templates, expressions, anchors, odd scalars).
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("version: 1\n".to_owned()),
+            Just("steps:\n".to_owned()),
+            Just("  a: { run: x, needs: [b] }\n".to_owned()),
+            Just("  b:\n    run: echo ${{ steps.a.outputs.o }}\n".to_owned()),
+            Just("    outputs: [o]\n".to_owned()),
+            Just("    if: ci.branch == 'main' && !$X\n".to_owned()),
+            Just("    timeout: 5m\n    retry: { attempts: 2 }\n".to_owned()),
+            Just("env: { A: ${B:-c}, D: \"${{ ci.tag }}\" }\n".to_owned()),
+            Just("  c: &x { uses: k, with: *x }\n".to_owned()),
+            Just("---\n".to_owned()),
+            Just("secrets: [A]\n".to_owned()),
+            "[ -~\n]{0,20}",
+            "[:{}\\[\\],&*!|>'\"#$ \n-]{0,10}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn loading_never_panics_and_errors_have_positions(parts in proptest::collection::vec(fragment(), 0..12)) {
+            let src = parts.concat();
+            if let Err(d) = load_str(Path::new("p.yaml"), &src) {
+                prop_assert!(d.has_errors());
+                for item in &d.items {
+                    prop_assert!(item.span.start.line >= 1);
+                    let rendered = crate::diag::render_human(&d, crate::style::Style::plain());
+                    prop_assert!(rendered.contains("--> p.yaml:"));
+                }
+            }
+        }
+    }
+}
