@@ -381,7 +381,11 @@ async fn run_step(shared: Arc<Shared>, i: usize, mut token: CancelToken) -> Outc
         for attempt in 1..=attempts {
             record.attempts = attempt;
             (shared.sink)(RunEvent::StepStarted { id: step.id.clone(), attempt, attempts });
-            let _ = std::fs::write(&output_file, b"");
+            // Not created up front (creating a file per step is the executor's largest
+            // cost): `>> "$SHIPGATE_OUTPUT"` creates it; a retry starts from nothing.
+            if attempt > 1 {
+                let _ = std::fs::remove_file(&output_file);
+            }
             let emit = {
                 let (sink, masker, tail, id) =
                     (shared.sink.clone(), shared.resolved.masker.clone(), tail.clone(), step.id.clone());

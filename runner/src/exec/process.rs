@@ -1,8 +1,8 @@
 //! Child processes: each in its own process group, so a timeout or a signal reaches
 //! everything the command started. SIGTERM first, SIGKILL after the grace period; the
 //! group is killed when the step ends, and a guard kills it if the step's future is
-//! dropped. If shipgate itself dies, the direct child gets SIGKILL from the kernel
-//! (Linux) and the watchdog (`watchdog.rs`) kills the rest of its group.
+//! dropped. If shipgate itself dies, the watchdog (`watchdog.rs`) kills the group.
+//! (No `pre_exec` hook: without one, std spawns with `posix_spawn` instead of `fork`.)
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -80,19 +80,6 @@ impl Drop for GroupGuard {
     }
 }
 
-#[expect(unsafe_code, reason = "pre_exec runs between fork and exec")]
-fn set_parent_death_signal(cmd: &mut Command) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl is async-signal-safe and touches no shared state; this closure runs
-    // in the forked child before exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
 /// Runs the process to its end, sending each output line (lossy UTF-8, without the
 /// newline) to `on_line`.
 pub async fn run_process(
@@ -112,7 +99,6 @@ pub async fn run_process(
     if let Some(cwd) = &spec.cwd {
         cmd.current_dir(cwd);
     }
-    set_parent_death_signal(&mut cmd);
     let mut child = cmd.spawn()?;
     let pgid = child.id();
     let mut guard = GroupGuard::new(pgid);
