@@ -4,6 +4,7 @@
 //! structs as written) → [`pipeline`] model (validated, with every diagnostic) →
 //! [`exec`] (scheduler + steps) → [`report`] (human, JSON, JUnit).
 
+pub mod bucket;
 pub mod ci;
 pub mod cli;
 pub mod diag;
