@@ -50,7 +50,7 @@ pub struct PlanCondition {
     pub value: Option<bool>,
 }
 
-pub fn build(p: &Pipeline, r: &Resolved) -> Result<Plan, Vec<String>> {
+pub async fn build(p: &Pipeline, r: &Resolved) -> Result<Plan, Vec<String>> {
     let deps = p.deps();
     let order = graph::topo_order(&deps).unwrap_or_else(|| (0..p.steps.len()).collect());
     let stages = graph::levels(&deps, &order);
@@ -75,8 +75,10 @@ pub fn build(p: &Pipeline, r: &Resolved) -> Result<Plan, Vec<String>> {
             let dynamic = e.refs().iter().any(|(r, _)| matches!(r, Ref::StepOutput { .. }));
             PlanCondition { expr: text.clone(), value: if dynamic { None } else { crate::exec::condition(s, r, None) } }
         });
-        let mut actions: Vec<String> = prepared.step.plan().iter().map(|a| mask(a)).collect();
-        if condition.as_ref().is_some_and(|c| c.value == Some(false)) {
+        let skip = condition.as_ref().is_some_and(|c| c.value == Some(false));
+        let mut actions: Vec<String> =
+            if skip { Vec::new() } else { prepared.step.plan().await.iter().map(|a| mask(a)).collect() };
+        if skip {
             actions = vec!["skip: the condition is false".into()];
         }
         let with = prepared.with.map(|w| serde_json::from_str(&mask(&w.to_string())).unwrap_or(w));

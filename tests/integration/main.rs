@@ -1,6 +1,7 @@
 //! Integration tests: the real `shipgate` binary, in temp dirs, against real local
 //! services. One test binary, one module per area.
 
+mod bucket;
 mod cancel;
 mod errors;
 mod masking;

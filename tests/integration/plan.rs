@@ -4,13 +4,20 @@ use crate::support::{pipeline, repo_root, run, shipgate};
 
 #[test]
 fn plan_of_the_demo_pipeline() {
-    let out = run(shipgate(&repo_root()).args(["plan", "pipelines/demo.yaml"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    insta::assert_snapshot!("plan_demo_human", out.stdout);
-    let json = run(shipgate(&repo_root()).args(["plan", "--format", "json", "pipelines/demo.yaml"]));
-    assert_eq!(json.code, 0);
-    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan json");
+    // A bucket of its own, so that the plan (which lists it) does not depend on other runs.
+    let bucket = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", bucket.path().display());
+    let plan = |format: &str| {
+        let out = run(shipgate(&repo_root())
+            .args(["plan", "--format", format, "pipelines/demo.yaml"])
+            .env("DEMO_BUCKET", &url));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.replace(&url, "file://<bucket>")
+    };
+    insta::assert_snapshot!("plan_demo_human", plan("human"));
+    let v: serde_json::Value = serde_json::from_str(&plan("json")).expect("plan json");
     insta::assert_snapshot!("plan_demo_json", serde_json::to_string_pretty(&v).expect("pretty"));
+    assert!(std::fs::read_dir(bucket.path()).expect("bucket").next().is_none(), "planning wrote to the bucket");
 }
 
 #[test]

@@ -16,13 +16,18 @@ fn status<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 fn the_demo_pipeline_runs_on_embedded_defaults() {
     let root = crate::support::repo_root();
     let dir = tempfile::tempdir().expect("tempdir");
+    let bucket = format!("file://{}/bucket", dir.path().display());
     let out = run(shipgate(&root)
         .args(["run", "pipelines/demo.yaml", "--report"])
-        .arg(format!("json={}", dir.path().join("run.json").display())));
+        .arg(format!("json={}", dir.path().join("run.json").display()))
+        .env("DEMO_BUCKET", &bucket));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = json_report(dir.path());
     assert_eq!(v["status"], "success");
     assert_eq!(v["steps"][2]["outputs"]["tag"], "1.4.2");
+    assert_eq!(v["steps"][4]["id"], "dags");
+    assert_eq!(v["steps"][4]["outputs"]["uploaded"], "4");
+    assert!(dir.path().join("bucket/dags/common/tables.py").is_file());
     assert!(out.stderr.contains("package │ would build localhost:5000/shop/api:1.4.2"), "{}", out.stderr);
 }
 

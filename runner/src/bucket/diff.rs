@@ -80,7 +80,7 @@ pub async fn plan_sync(
     tree: &SourceTree,
     delete: bool,
     limit: DeleteLimit,
-    excludes_protect: &dyn Fn(&str) -> bool,
+    excludes_protect: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<SyncPlan, BucketError> {
     let prefix = loc.prefix_path();
     let listed: Vec<object_store::ObjectMeta> = store

@@ -65,7 +65,9 @@ impl Location {
             return Err(bad(&format!("`{bucket}` is not a valid bucket name")));
         }
         let prefix = prefix.trim_matches('/');
-        if prefix.split('/').any(|seg| seg == ".." || seg == ".") {
+        if prefix.split('/').any(|seg| seg == ".." || seg == "." || seg.is_empty() && !prefix.is_empty())
+            || StorePath::parse(prefix).is_err()
+        {
             return Err(bad("`.` and `..` are not allowed in the prefix"));
         }
         Ok(Location { scheme, bucket: bucket.to_owned(), prefix: prefix.to_owned(), url: url.to_owned() })
@@ -77,7 +79,31 @@ impl Location {
     }
 
     pub fn prefix_path(&self) -> Option<StorePath> {
-        (!self.prefix.is_empty()).then(|| StorePath::from(self.prefix.as_str()))
+        // Validated by `parse` (no `.`/`..`); `Path::parse` keeps unicode as written.
+        (!self.prefix.is_empty())
+            .then(|| StorePath::parse(&self.prefix).unwrap_or_else(|_| StorePath::from(self.prefix.as_str())))
+    }
+
+    /// For `file://`: the store is rooted at the deepest folder that exists and the rest
+    /// becomes the key prefix, so that planning creates nothing (uploads create the
+    /// folders they need). Other schemes are returned as they are.
+    pub fn resolve_local(&self) -> Location {
+        if self.scheme != Scheme::File {
+            return self.clone();
+        }
+        let full = std::path::Path::new(&self.bucket);
+        let mut root = full;
+        while !root.is_dir() {
+            match root.parent() {
+                Some(p) if !p.as_os_str().is_empty() => root = p,
+                _ => {
+                    root = std::path::Path::new(".");
+                    break;
+                }
+            }
+        }
+        let rest = full.strip_prefix(root).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
+        Location { bucket: root.display().to_string(), prefix: rest.trim_matches('/').to_owned(), ..self.clone() }
     }
 
     /// Builds the store. Pure configuration: no request is made here.
@@ -126,9 +152,6 @@ impl Location {
             }
             Scheme::File => {
                 let dir = std::path::Path::new(&self.bucket);
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    BucketError::Input(format!("cannot create the destination folder {}: {e}", dir.display()))
-                })?;
                 Arc::new(
                     object_store::local::LocalFileSystem::new_with_prefix(dir)
                         .map_err(err)?

@@ -6,6 +6,7 @@
 
 pub mod dags;
 pub mod diff;
+pub mod job;
 pub mod location;
 pub mod source;
 pub mod sync;

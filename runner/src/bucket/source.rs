@@ -161,6 +161,11 @@ pub fn scan(root: &Path, excludes: &[String], syntax: IgnoreSyntax) -> Result<So
             if is_dir {
                 stack.push((entry.path(), rel, rules.clone()));
             } else if ft.is_file() || (ft.is_symlink() && entry.path().is_file()) {
+                if object_store::path::Path::parse(&rel).is_err() {
+                    return Err(BucketError::Input(format!(
+                        "{rel}: the name has a control character, which object stores reject; rename it or exclude it"
+                    )));
+                }
                 found.push((rel, entry.path()));
             }
         }

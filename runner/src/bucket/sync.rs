@@ -70,7 +70,8 @@ pub async fn execute_plan(
     let deleted = if plan.deletes.is_empty() {
         0
     } else {
-        let paths = plan.deletes.iter().map(|k| Ok(StorePath::from(k.as_str()))).collect::<Vec<_>>();
+        let paths =
+            plan.deletes.iter().map(|k| StorePath::parse(k).map_err(object_store::Error::from)).collect::<Vec<_>>();
         requests.fetch_add(plan.deletes.len(), Ordering::Relaxed);
         let results: Vec<_> = store.delete_stream(futures::stream::iter(paths).boxed()).collect().await;
         let mut n = 0;
@@ -104,7 +105,8 @@ async fn upload_with_retries(
     if hash_bytes(&u.rel, &u.file.path, &data).sha256_hex != u.file.sha256_hex {
         return Err(BucketError::Input(format!("{} changed while syncing; run the sync again", u.file.path.display())));
     }
-    let path = StorePath::from(u.key.as_str());
+    let path = StorePath::parse(&u.key)
+        .map_err(|e| BucketError::Input(format!("`{}` cannot be an object key: {e}", u.key)))?;
     let mut attempt = 1;
     loop {
         match upload_once(store, scheme, &path, &data, &u.file.sha256_hex, requests).await {

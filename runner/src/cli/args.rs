@@ -52,6 +52,11 @@ pub enum Command {
         after_help = "Examples:\n  shipgate validate pipelines/*.yaml\n  shipgate validate --format json pipelines/release.yaml"
     )]
     Validate(ValidateArgs),
+    /// Mirror a folder to a bucket by content (the `bucket.sync` step).
+    #[command(
+        after_help = "Examples:\n  shipgate sync dags/ gs://composer-bucket/dags --dags --delete\n  shipgate sync dags/ s3://airflow/dags --endpoint http://127.0.0.1:9000 --dry-run\n  shipgate sync build/site file:///srv/www --delete --max-delete 10%"
+    )]
+    Sync(SyncArgs),
     /// Print the pipeline JSON Schema, or check the committed copy.
     #[command(after_help = "Examples:\n  shipgate schema > schemas/pipeline.schema.json\n  shipgate schema --check")]
     Schema(SchemaArgs),
@@ -101,6 +106,46 @@ pub struct ValidateArgs {
     /// Pipeline files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The local folder.
+    pub from: String,
+    /// gs://bucket/prefix, s3://bucket/prefix, az://container/prefix or file://folder.
+    pub to: String,
+    /// Delete objects under the prefix that have no local file (after all uploads).
+    #[arg(long)]
+    pub delete: bool,
+    /// Refuse to delete more than this many objects (or a percentage like 10%).
+    #[arg(long, value_name = "N|P%")]
+    pub max_delete: Option<String>,
+    /// Airflow DAG folder: syntax-check .py files first; helpers before DAGs.
+    #[arg(long)]
+    pub dags: bool,
+    /// Leave out files matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Run this command in the source folder first; abort if it fails.
+    #[arg(long, value_name = "COMMAND")]
+    pub validate_command: Option<String>,
+    /// Uploads at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// S3-compatible endpoint (also AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Allow plain HTTP to the endpoint (automatic for loopback).
+    #[arg(long)]
+    pub allow_http: bool,
+    /// S3 region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Print the exact plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

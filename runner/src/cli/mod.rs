@@ -4,6 +4,7 @@ mod args;
 mod plan;
 mod run;
 pub mod schema;
+mod sync;
 mod validate;
 
 use std::io::Write;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(a) => plan::plan(&g, a),
         Command::Validate(a) => validate::validate(&g, a),
         Command::Schema(a) => schema::schema(&g, a),
+        Command::Sync(a) => sync::sync(&g, a),
     }
 }
 

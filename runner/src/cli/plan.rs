@@ -19,7 +19,14 @@ pub(crate) fn show(g: &Global, file: &std::path::Path, format: Format) -> ExitCo
         Ok(r) => r,
         Err(code) => return code,
     };
-    let plan = match crate::plan::build(&p, &r) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error(g, &format!("cannot start the async runtime: {e}"), None);
+            return ExitCode::Infrastructure;
+        }
+    };
+    let plan = match runtime.block_on(crate::plan::build(&p, &r)) {
         Ok(plan) => plan,
         Err(errors) => {
             for e in errors {

@@ -7,7 +7,29 @@ use super::{Global, error};
 use crate::exit::ExitCode;
 
 pub fn pipeline_schema() -> String {
-    let schema = schemars::schema_for!(crate::pipeline::raw::RawPipeline);
+    let mut generator = schemars::SchemaGenerator::default();
+    let mut schema = generator.root_schema_for::<crate::pipeline::raw::RawPipeline>();
+    // `with:` is typed by the step kind named in `uses:`.
+    let rules: Vec<serde_json::Value> = crate::steps::kinds()
+        .iter()
+        .map(|k| {
+            let options = k.options_schema(&mut generator);
+            serde_json::json!({
+                "if": { "properties": { "uses": { "const": k.name() } }, "required": ["uses"] },
+                "then": { "properties": { "with": options } }
+            })
+        })
+        .collect();
+    let defs = generator.take_definitions(true);
+    if let Some(obj) = schema.as_object_mut() {
+        let all = obj.entry("$defs").or_insert_with(|| serde_json::json!({}));
+        if let Some(all) = all.as_object_mut() {
+            all.extend(defs);
+            if let Some(step) = all.get_mut("RawStep").and_then(|s| s.as_object_mut()) {
+                step.insert("allOf".into(), serde_json::Value::Array(rules));
+            }
+        }
+    }
     serde_json::to_string_pretty(&schema).map(|s| s + "\n").unwrap_or_default()
 }
 

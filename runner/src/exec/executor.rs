@@ -135,7 +135,7 @@ pub struct Prepared {
 
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared").field("plan", &self.step.plan()).field("env", &self.env.len()).finish()
+        f.debug_struct("Prepared").field("env", &self.env.len()).field("with", &self.with).finish_non_exhaustive()
     }
 }
 

@@ -366,7 +366,7 @@ fn step(
                         Some(format!("`{}` declares its outputs: {}", kind.name(), kind.outputs().join(", "))),
                     );
                 }
-                cx.diags.extend(kind.validate(rs.with.as_ref()));
+                cx.diags.extend(kind.validate(rs.with.as_ref(), id.span));
                 if let Some(w) = &rs.with {
                     with_templates(cx, w, &mut collect);
                 }

@@ -1,6 +1,7 @@
 //! Step kinds. `run:` steps and every `uses:` kind implement [`Step`]; the executor
 //! knows nothing else about them.
 
+pub mod bucket_sync;
 pub mod context;
 mod outputs;
 pub mod shell;
@@ -13,15 +14,15 @@ pub use context::{StepContext, StepError};
 pub use outputs::parse_outputs;
 
 use crate::diag::Diagnostic;
-use crate::yaml::Node;
+use crate::yaml::{Node, Span};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A ready-to-run step: options resolved and typed.
 pub trait Step: Send + Sync {
-    /// What the step would do, one line per effect, for `shipgate plan`. Must not
-    /// touch anything.
-    fn plan(&self) -> Vec<String>;
+    /// What the step would do, one line per effect, for `shipgate plan`. May read
+    /// (list a bucket, fetch a repository) but must not change anything.
+    fn plan(&self) -> BoxFuture<'_, Vec<String>>;
     /// Runs one attempt. Output lines go through `ctx.emit`, outputs into `ctx.outputs`.
     fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<(), StepError>>;
 }
@@ -33,7 +34,10 @@ pub trait StepKind: Send + Sync + 'static {
     fn outputs(&self) -> &'static [&'static str];
     /// Pure checks of the written `with:` options, with spans. Values may still hold
     /// `${…}` templates at this point.
-    fn validate(&self, with: Option<&Node>) -> Vec<Diagnostic>;
+    /// `at` is the step's id, for errors about missing options.
+    fn validate(&self, with: Option<&Node>, at: Span) -> Vec<Diagnostic>;
+    /// The JSON Schema of `with:` (for editors; the loader checks the same types).
+    fn options_schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema;
     /// Builds the step from resolved options.
     fn build(&self, with: Option<&Node>) -> Result<Box<dyn Step>, Vec<Diagnostic>>;
 }
@@ -46,7 +50,7 @@ impl fmt::Debug for dyn StepKind {
 
 /// The `uses:` kinds this build knows. Capabilities register here as they land.
 pub fn kinds() -> &'static [&'static dyn StepKind] {
-    &[]
+    &[&bucket_sync::BucketSync]
 }
 
 pub fn find_kind(name: &str) -> Option<&'static dyn StepKind> {

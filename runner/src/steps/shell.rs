@@ -15,8 +15,8 @@ impl Shell {
 }
 
 impl Step for Shell {
-    fn plan(&self) -> Vec<String> {
-        vec![format!("run: sh -ec {}", shell_quote(self.command.trim_end()))]
+    fn plan(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move { vec![format!("run: sh -ec {}", shell_quote(self.command.trim_end()))] })
     }
 
     fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<(), StepError>> {

@@ -86,3 +86,97 @@ pub fn git_daemon(base: &std::path::Path) -> Service {
     .arg(base);
     Service::start("git daemon", cmd, port, Duration::from_secs(20))
 }
+
+/// `moto_server` (PyPI `moto[server]`): a real S3 API on loopback.
+pub fn moto() -> Service {
+    require("moto_server", "python3 -m pip install 'moto[server]'");
+    let port = free_port();
+    let mut cmd = Command::new("moto_server");
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    Service::start("moto_server", cmd, port, Duration::from_secs(60))
+}
+
+/// Sends one unsigned HTTP request (moto accepts them) and returns the status code.
+pub fn http(addr: &str, method: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// A TCP proxy in front of a service that records the request line of every HTTP
+/// request passing through (method and path), to count what a client really sent.
+#[derive(Debug)]
+pub struct CountingProxy {
+    pub port: u16,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CountingProxy {
+    pub fn start(upstream: String) -> CountingProxy {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let requests: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else { continue };
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let (mut s_read, mut c_write) = (server, client);
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut pending = Vec::new();
+                    while let Ok(n) = c_read.read(&mut buf) {
+                        if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        pending.extend_from_slice(&buf[..n]);
+                        record_request_lines(&mut pending, &log);
+                    }
+                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        CountingProxy { port, requests }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.requests.lock().expect("lock"))
+    }
+}
+
+/// Finds `METHOD /path HTTP/1.1` lines at the starts of lines in what was sent.
+fn record_request_lines(pending: &mut Vec<u8>, log: &std::sync::Mutex<Vec<String>>) {
+    let text = String::from_utf8_lossy(pending).into_owned();
+    let mut consumed = 0;
+    for line in text.split_inclusive("\r\n") {
+        if !line.ends_with("\r\n") {
+            break;
+        }
+        consumed += line.len();
+        let l = line.trim_end();
+        let method = l.split(' ').next().unwrap_or_default();
+        if ["GET", "PUT", "POST", "HEAD", "DELETE"].contains(&method) && l.ends_with(" HTTP/1.1") {
+            log.lock().expect("lock").push(l.trim_end_matches(" HTTP/1.1").to_owned());
+        }
+    }
+    // Keep an unfinished line; drop bodies and finished lines.
+    pending.drain(..consumed.min(pending.len()));
+    if pending.len() > 1 << 20 {
+        pending.clear();
+    }
+}
