@@ -158,6 +158,11 @@ fn s3_sync_uploads_by_content_and_a_no_change_sync_only_lists() {
         (Some(2), Some(1), Some(3))
     );
     let requests = s3.proxy.take();
+    assert_eq!(
+        third["requests"].as_u64(),
+        Some(requests.len() as u64),
+        "the reported count is what was sent: {requests:#?}"
+    );
     let puts: Vec<_> = requests.iter().filter(|r| r.starts_with("PUT ")).collect();
     assert_eq!(puts.len(), 2, "{requests:#?}");
     // Helpers go up before the DAG files that import them.

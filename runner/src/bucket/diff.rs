@@ -70,6 +70,8 @@ pub struct SyncPlan {
     pub remote_objects: usize,
     /// HEAD/GET requests made to compare objects whose ETag did not settle it.
     pub compare_requests: usize,
+    /// List requests: the listing's pages (the protocol's page size is fixed).
+    pub list_requests: usize,
 }
 
 /// Compares `tree` with what is under `loc`. With `delete`, objects with no local
@@ -90,6 +92,7 @@ pub async fn plan_sync(
         .map_err(|e| BucketError::Remote(format!("cannot list {}: {}", loc.url, describe(&e))))?;
     let strip = if loc.prefix.is_empty() { String::new() } else { format!("{}/", loc.prefix) };
     let mut remote: HashMap<String, object_store::ObjectMeta> = HashMap::new();
+    let listed_total = listed.len();
     for meta in listed {
         let key = meta.location.to_string();
         // Never consider anything outside the prefix, whatever the store returned.
@@ -97,7 +100,11 @@ pub async fn plan_sync(
             remote.insert(rel.to_owned(), meta);
         }
     }
-    let mut plan = SyncPlan { remote_objects: remote.len(), ..SyncPlan::default() };
+    let mut plan = SyncPlan {
+        remote_objects: remote.len(),
+        list_requests: list_pages(loc.scheme, listed_total),
+        ..SyncPlan::default()
+    };
     for f in &tree.files {
         let change = match remote.get(&f.rel) {
             None => Some(Change::New),
@@ -152,6 +159,16 @@ pub async fn plan_sync(
         plan.deletes = deletes.into_iter().map(|rel| loc.key(&rel)).collect();
     }
     Ok(plan)
+}
+
+/// Pages of a listing of `n` objects: S3 and GCS return at most 1,000 keys a page,
+/// Azure 5,000; a local folder is not listed over the network.
+pub fn list_pages(scheme: Scheme, n: usize) -> usize {
+    match scheme {
+        Scheme::S3 | Scheme::Gcs => n.div_ceil(1000).max(1),
+        Scheme::Azure => n.div_ceil(5000).max(1),
+        Scheme::File => 1,
+    }
 }
 
 /// The ETag did not decide it: compare the stored SHA-256 (metadata) or, for local

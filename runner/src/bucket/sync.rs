@@ -20,7 +20,8 @@ pub struct SyncSummary {
     pub deleted: usize,
     pub unchanged: usize,
     pub bytes: u64,
-    /// Requests shipgate issued: 1 listing, comparisons, uploads (parts counted), deletes.
+    /// Requests shipgate issued: list pages, comparisons, uploads (multipart: start,
+    /// parts, complete), deletes (S3 deletes up to 1,000 keys a request).
     pub requests: usize,
 }
 
@@ -36,7 +37,7 @@ pub async fn execute_plan(
     concurrency: usize,
     progress: &(dyn Fn(String) + Send + Sync),
 ) -> Result<SyncSummary, BucketError> {
-    let requests = Arc::new(AtomicUsize::new(1 + plan.compare_requests));
+    let requests = Arc::new(AtomicUsize::new(plan.list_requests + plan.compare_requests));
     let done = Arc::new(AtomicUsize::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
     let total = plan.uploads.len();
@@ -72,7 +73,11 @@ pub async fn execute_plan(
     } else {
         let paths =
             plan.deletes.iter().map(|k| StorePath::parse(k).map_err(object_store::Error::from)).collect::<Vec<_>>();
-        requests.fetch_add(plan.deletes.len(), Ordering::Relaxed);
+        let batches = match loc.scheme {
+            super::Scheme::S3 => plan.deletes.len().div_ceil(1000),
+            _ => plan.deletes.len(),
+        };
+        requests.fetch_add(batches, Ordering::Relaxed);
         let results: Vec<_> = store.delete_stream(futures::stream::iter(paths).boxed()).collect().await;
         let mut n = 0;
         for r in results {
