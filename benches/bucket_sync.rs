@@ -123,7 +123,7 @@ fn main() {
         service::require(tool, hint);
     }
     let moto = service::moto();
-    for b in ["sg", "rc", "aw", "floor"] {
+    for b in ["sg-bench", "rc-bench", "aw-bench", "floor"] {
         assert_eq!(service::http(&moto.addr(), "PUT", &format!("/{b}")), 200);
     }
     let proxy = service::CountingProxy::start(moto.addr());
@@ -147,12 +147,12 @@ fn main() {
         let n = proxy.take().len();
         results.push((label, phase, secs(t), n));
     };
-    measure(&mut results, "shipgate", "first sync", &mut tools.shipgate("sg"));
-    measure(&mut results, "rclone", "first sync", &mut tools.rclone("rc"));
-    measure(&mut results, "aws-cli", "first sync", &mut tools.aws("aw"));
-    measure(&mut results, "shipgate", "no change", &mut tools.shipgate("sg"));
-    measure(&mut results, "rclone", "no change", &mut tools.rclone("rc"));
-    measure(&mut results, "aws-cli", "no change", &mut tools.aws("aw"));
+    measure(&mut results, "shipgate", "first sync", &mut tools.shipgate("sg-bench"));
+    measure(&mut results, "rclone", "first sync", &mut tools.rclone("rc-bench"));
+    measure(&mut results, "aws-cli", "first sync", &mut tools.aws("aw-bench"));
+    measure(&mut results, "shipgate", "no change", &mut tools.shipgate("sg-bench"));
+    measure(&mut results, "rclone", "no change", &mut tools.rclone("rc-bench"));
+    measure(&mut results, "aws-cli", "no change", &mut tools.aws("aw-bench"));
 
     // The floor: list + the changed PUTs alone, with object_store, as in one round.
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("rt");
@@ -178,9 +178,9 @@ fn main() {
 
     for round in 1..=rounds {
         change(&src, files, changed, round);
-        measure(&mut results, "shipgate", "50 changed", &mut tools.shipgate("sg"));
-        measure(&mut results, "rclone", "50 changed", &mut tools.rclone("rc"));
-        measure(&mut results, "aws-cli", "50 changed", &mut tools.aws("aw"));
+        measure(&mut results, "shipgate", "50 changed", &mut tools.shipgate("sg-bench"));
+        measure(&mut results, "rclone", "50 changed", &mut tools.rclone("rc-bench"));
+        measure(&mut results, "aws-cli", "50 changed", &mut tools.aws("aw-bench"));
         proxy.take();
         let start = Instant::now();
         rt.block_on(async {
@@ -206,9 +206,9 @@ fn main() {
     // A fresh clone resets every mtime: what each tool does then.
     let now = std::time::SystemTime::now() + Duration::from_secs(60);
     touch_all(&src, now);
-    measure(&mut results, "shipgate", "fresh clone", &mut tools.shipgate("sg"));
-    measure(&mut results, "rclone", "fresh clone", &mut tools.rclone("rc"));
-    measure(&mut results, "aws-cli", "fresh clone", &mut tools.aws("aw"));
+    measure(&mut results, "shipgate", "fresh clone", &mut tools.shipgate("sg-bench"));
+    measure(&mut results, "rclone", "fresh clone", &mut tools.rclone("rc-bench"));
+    measure(&mut results, "aws-cli", "fresh clone", &mut tools.aws("aw-bench"));
 
     println!("{:<10} {:<12} {:>9} {:>10}", "tool", "phase", "seconds", "requests");
     let median = |tool: &str, phase: &str| {

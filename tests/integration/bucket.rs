@@ -348,3 +348,68 @@ fn bad_step_options_are_load_errors_with_positions() {
     assert!(out.stderr.contains("max_delete"), "{}", out.stderr);
     assert!(out.stderr.contains(":5:"), "{}", out.stderr);
 }
+
+#[test]
+fn bad_credentials_are_an_infrastructure_error_without_leaking_them() {
+    // moto checks signatures against its IAM once auth is on; these keys do not exist.
+    let moto = crate::support::service::moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "dags/a.py", "x = 1\n");
+    let secret = "wJalrXUtnFEMI-canary-secret-key";
+    let out = run(shipgate(dir.path())
+        .args(["sync", "dags", "s3://composer/dags"])
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://{}", moto.addr())));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot list s3://composer/dags"), "{}", out.stderr);
+    assert!(out.stderr.contains("credentials"), "{}", out.stderr);
+    assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_validate_command_gates_the_sync() {
+    let s3 = S3::start(&["plans"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    dag_tree(dir.path());
+    s3.put("plans", "dags/gone.py", b"old");
+    let out = run(s3.shipgate(dir.path()).args([
+        "sync",
+        "dags",
+        "s3://plans/dags",
+        "--delete",
+        "--dry-run",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = summary(&out);
+    assert_eq!(plan["uploads"].as_array().map(Vec::len), Some(5));
+    assert_eq!(plan["deletes"], serde_json::json!(["dags/gone.py"]));
+    assert!(s3.proxy.take().iter().all(|r| r.starts_with("GET ")), "a dry run only reads");
+    assert_eq!(s3.objects("plans"), [("dags/gone.py".to_owned(), 3)]);
+
+    let out = run(s3.shipgate(dir.path()).args([
+        "sync",
+        "dags",
+        "s3://plans/dags",
+        "--validate-command",
+        "echo dagbag import failed >&2; exit 1",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("validate_command failed") && out.stderr.contains("dagbag import failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s3.objects("plans"), [("dags/gone.py".to_owned(), 3)]);
+    let out = run(s3.shipgate(dir.path()).args([
+        "sync",
+        "dags",
+        "s3://plans/dags",
+        "--validate-command",
+        "test -f etl_daily.py",
+    ]));
+    assert_eq!(out.code, 0, "the command runs in the source folder: {}", out.stderr);
+}

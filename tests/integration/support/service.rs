@@ -89,10 +89,16 @@ pub fn git_daemon(base: &std::path::Path) -> Service {
 
 /// `moto_server` (PyPI `moto[server]`): a real S3 API on loopback.
 pub fn moto() -> Service {
+    moto_with(&[])
+}
+
+/// moto with environment settings, e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0` to make it
+/// check credentials.
+pub fn moto_with(env: &[(&str, &str)]) -> Service {
     require("moto_server", "python3 -m pip install 'moto[server]'");
     let port = free_port();
     let mut cmd = Command::new("moto_server");
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).envs(env.iter().copied());
     Service::start("moto_server", cmd, port, Duration::from_secs(60))
 }
 
