@@ -413,3 +413,23 @@ fn dry_run_prints_the_plan_and_validate_command_gates_the_sync() {
     ]));
     assert_eq!(out.code, 0, "the command runs in the source folder: {}", out.stderr);
 }
+
+#[test]
+fn transient_failures_are_retried() {
+    let moto = moto();
+    assert_eq!(http(&moto.addr(), "PUT", "/flaky"), 200);
+    // The first connections get a 503 or are dropped mid-request.
+    let proxy = CountingProxy::start_flaky(moto.addr(), 4);
+    let dir = tempfile::tempdir().expect("tempdir");
+    dag_tree(dir.path());
+    let out = run(shipgate(dir.path())
+        .args(["sync", "dags", "s3://flaky/dags", "--format", "json"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://{}", proxy.addr())));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(summary(&out)["uploaded"], 5);
+    let listed = proxy.take();
+    assert_eq!(listed.iter().filter(|r| r.starts_with("PUT ")).count(), 5, "{listed:#?}");
+}

@@ -123,13 +123,33 @@ pub struct CountingProxy {
 
 impl CountingProxy {
     pub fn start(upstream: String) -> CountingProxy {
+        Self::start_flaky(upstream, 0)
+    }
+
+    /// Like `start`, but the first `failures` connections fail: odd ones get a
+    /// `503 Service Unavailable`, even ones are dropped without an answer.
+    pub fn start_flaky(upstream: String, failures: usize) -> CountingProxy {
         use std::io::{Read, Write};
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let requests: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
         let log = requests.clone();
         std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
+            for (n, client) in listener.incoming().flatten().enumerate() {
+                if n < failures {
+                    let mut client = client;
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).is_ok_and(|r| r == 1) {
+                        head.push(byte[0]);
+                    }
+                    if n % 2 == 0 {
+                        let _ = client.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    }
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&upstream) else { continue };
                 let (mut c_read, mut s_write) =
                     (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
