@@ -98,6 +98,8 @@ impl Tools<'_> {
             c.env(format!("RCLONE_CONFIG_BENCH_{k}"), v);
         }
         c.env("RCLONE_CONFIG_BENCH_ENDPOINT", &self.endpoint);
+        // rclone's S3 client refuses a custom CA bundle on a plain-HTTP transport.
+        c.env_remove("AWS_CA_BUNDLE");
         c
     }
 

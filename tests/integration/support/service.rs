@@ -28,14 +28,19 @@ pub fn require(program: &str, install: &str) {
 pub struct Service {
     pub port: u16,
     child: Child,
+    /// The service's stderr goes to a file: an undrained pipe fills up and freezes a
+    /// service that logs every request.
+    log: std::path::PathBuf,
 }
 
 impl Service {
     /// Starts `cmd` (its own process group) and waits until `127.0.0.1:port` accepts.
     pub fn start(name: &'static str, mut cmd: Command, port: u16, timeout: Duration) -> Service {
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+        let log = std::env::temp_dir().join(format!("shipgate-test-{name}-{port}.log").replace(' ', "-"));
+        let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(file).process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let mut svc = Service { port, child };
+        let mut svc = Service { port, child, log };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + timeout;
         loop {
@@ -43,10 +48,7 @@ impl Service {
                 return svc;
             }
             if let Ok(Some(status)) = svc.child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = svc.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
+                let err = std::fs::read_to_string(&svc.log).unwrap_or_default();
                 panic!("{name} exited before answering ({status}): {err}");
             }
             assert!(Instant::now() < deadline, "{name} did not answer on port {port} within {timeout:?}");
@@ -66,6 +68,7 @@ impl Drop for Service {
         let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -154,6 +157,9 @@ impl CountingProxy {
                 let (mut c_read, mut s_write) =
                     (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
                 let (mut s_read, mut c_write) = (server, client);
+                // When either side ends, close both fully: a half-closed connection would
+                // let the client reuse it and lose a request.
+                let (c_close, s_close) = (c_write.try_clone().expect("clone"), s_write.try_clone().expect("clone"));
                 let log = log.clone();
                 std::thread::spawn(move || {
                     let mut buf = vec![0u8; 64 * 1024];
@@ -165,11 +171,13 @@ impl CountingProxy {
                         pending.extend_from_slice(&buf[..n]);
                         record_request_lines(&mut pending, &log);
                     }
-                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                    let _ = s_write.shutdown(std::net::Shutdown::Both);
+                    let _ = c_read.shutdown(std::net::Shutdown::Both);
                 });
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut s_read, &mut c_write);
-                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                    let _ = c_close.shutdown(std::net::Shutdown::Both);
+                    let _ = s_close.shutdown(std::net::Shutdown::Both);
                 });
             }
         });
