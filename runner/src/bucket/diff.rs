@@ -10,7 +10,7 @@ use object_store::{Attribute, GetOptions, ObjectStore};
 
 use super::BucketError;
 use super::location::{Location, Scheme};
-use super::source::{LocalFile, SourceTree, hash_bytes};
+use super::source::{LocalFile, SourceTree, sha256_hex};
 
 /// The metadata key holding the SHA-256 of the content (`x-amz-meta-…` on S3).
 pub const SHA_METADATA: &str = "shipgate-sha256";
@@ -76,20 +76,28 @@ pub struct SyncPlan {
 
 /// Compares `tree` with what is under `loc`. With `delete`, objects with no local
 /// counterpart are planned for deletion — refused (before any change) past `limit`.
+/// Lists every object under the destination prefix (the only list of a sync).
+pub async fn list_remote(
+    store: &Arc<dyn ObjectStore>,
+    loc: &Location,
+) -> Result<Vec<object_store::ObjectMeta>, BucketError> {
+    let prefix = loc.prefix_path();
+    store
+        .list(prefix.as_ref())
+        .try_collect()
+        .await
+        .map_err(|e| BucketError::Remote(format!("cannot list {}: {}", loc.url, describe(&e))))
+}
+
 pub async fn plan_sync(
     store: &Arc<dyn ObjectStore>,
     loc: &Location,
     tree: &SourceTree,
+    listed: Vec<object_store::ObjectMeta>,
     delete: bool,
     limit: DeleteLimit,
     excludes_protect: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<SyncPlan, BucketError> {
-    let prefix = loc.prefix_path();
-    let listed: Vec<object_store::ObjectMeta> = store
-        .list(prefix.as_ref())
-        .try_collect()
-        .await
-        .map_err(|e| BucketError::Remote(format!("cannot list {}: {}", loc.url, describe(&e))))?;
     let strip = if loc.prefix.is_empty() { String::new() } else { format!("{}/", loc.prefix) };
     let mut remote: HashMap<String, object_store::ObjectMeta> = HashMap::new();
     let listed_total = listed.len();
@@ -181,13 +189,15 @@ async fn same_content(
 ) -> Result<bool, BucketError> {
     let fail =
         |e: object_store::Error| BucketError::Remote(format!("cannot read {path} in {}: {}", loc.url, describe(&e)));
+    let local =
+        std::fs::read(&f.path).map_err(|e| BucketError::Input(format!("cannot read {}: {e}", f.path.display())))?;
     if loc.scheme == Scheme::File {
         let bytes = store.get_opts(path, GetOptions::default()).await.map_err(fail)?.bytes().await.map_err(fail)?;
-        return Ok(hash_bytes(&f.rel, &f.path, &bytes).sha256_hex == f.sha256_hex);
+        return Ok(bytes.as_ref() == local.as_slice());
     }
     let head = store.get_opts(path, GetOptions { head: true, ..GetOptions::default() }).await.map_err(fail)?;
     let stored = head.attributes.get(&Attribute::Metadata(SHA_METADATA.into())).map(|v| v.as_ref().to_owned());
-    Ok(stored.as_deref() == Some(f.sha256_hex.as_str()))
+    Ok(stored.as_deref() == Some(sha256_hex(&local).as_str()))
 }
 
 /// object_store errors, without the request URLs' query strings (signatures).

@@ -86,7 +86,15 @@ pub async fn prepare(opts: &SyncOptions, base: &std::path::Path) -> Result<Prepa
     let location = Location::parse(&opts.to)?.resolve_local();
     let limit = opts.delete_limit()?;
     let root: PathBuf = base.join(&opts.from);
-    let tree = scan(&root, &opts.exclude, IgnoreSyntax::from_env())?;
+    let store = location.store(&opts.store_options())?;
+    // The listing (network) and the local scan and hashing (disk, CPU) overlap.
+    let scan_root = root.clone();
+    let excludes = opts.exclude.clone();
+    let scanning = tokio::task::spawn_blocking(move || scan(&scan_root, &excludes, IgnoreSyntax::from_env()));
+    let (listed, tree) = tokio::join!(super::diff::list_remote(&store, &location), scanning);
+    // Source errors come first: they are the user's to fix, and nothing was changed.
+    let tree = tree.map_err(|e| BucketError::Input(format!("scanning the source failed: {e}")))??;
+    let listed = listed?;
     let mut python_files = 0;
     if opts.dags {
         if let Some(cmd) = &opts.validate_command {
@@ -96,11 +104,10 @@ pub async fn prepare(opts: &SyncOptions, base: &std::path::Path) -> Result<Prepa
     } else if let Some(cmd) = &opts.validate_command {
         dags::run_validate_command(&root, cmd)?;
     }
-    let store = location.store(&opts.store_options())?;
     let excluded: std::collections::HashSet<String> = tree.excluded.iter().cloned().collect();
     let protect =
         |rel: &str| excluded.contains(rel) || rel.split('/').any(|seg| seg == "__pycache__") || rel.ends_with(".pyc");
-    let plan = plan_sync(&store, &location, &tree, opts.delete, limit, &protect).await?;
+    let plan = plan_sync(&store, &location, &tree, listed, opts.delete, limit, &protect).await?;
     Ok(Prepared { tree, location, plan, python_files })
 }
 

@@ -23,7 +23,6 @@ pub struct LocalFile {
     pub path: PathBuf,
     pub size: u64,
     pub md5_hex: String,
-    pub sha256_hex: String,
     /// The ETag S3 gives this file when uploaded in `PART_SIZE` parts.
     pub multipart_etag: Option<String>,
 }
@@ -218,14 +217,13 @@ pub fn hash_bytes(rel: &str, path: &Path, bytes: &[u8]) -> LocalFile {
         }
         format!("{}-{n}", hex(&outer.finalize()))
     });
-    LocalFile {
-        rel: rel.to_owned(),
-        path: path.to_path_buf(),
-        size,
-        md5_hex: hex(&Md5::digest(bytes)),
-        sha256_hex: hex(&Sha256::digest(bytes)),
-        multipart_etag,
-    }
+    LocalFile { rel: rel.to_owned(), path: path.to_path_buf(), size, md5_hex: hex(&Md5::digest(bytes)), multipart_etag }
+}
+
+/// SHA-256 of content, stored in object metadata. Computed only for what is uploaded
+/// or compared by metadata: MD5 alone decides most comparisons (it is the ETag).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

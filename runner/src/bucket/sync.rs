@@ -12,7 +12,7 @@ use object_store::{Attribute, Attributes, ObjectStore, PutOptions, PutPayload};
 use super::BucketError;
 use super::diff::{PlannedUpload, SHA_METADATA, SyncPlan, describe};
 use super::location::{Location, Scheme};
-use super::source::{PART_SIZE, hash_bytes};
+use super::source::{PART_SIZE, hash_bytes, sha256_hex};
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SyncSummary {
@@ -107,14 +107,15 @@ async fn upload_with_retries(
     // Re-read and re-hash: the file must still be what was planned.
     let data = std::fs::read(&u.file.path)
         .map_err(|e| BucketError::Input(format!("cannot read {}: {e}", u.file.path.display())))?;
-    if hash_bytes(&u.rel, &u.file.path, &data).sha256_hex != u.file.sha256_hex {
+    if hash_bytes(&u.rel, &u.file.path, &data).md5_hex != u.file.md5_hex {
         return Err(BucketError::Input(format!("{} changed while syncing; run the sync again", u.file.path.display())));
     }
+    let sha = sha256_hex(&data);
     let path = StorePath::parse(&u.key)
         .map_err(|e| BucketError::Input(format!("`{}` cannot be an object key: {e}", u.key)))?;
     let mut attempt = 1;
     loop {
-        match upload_once(store, scheme, &path, &data, &u.file.sha256_hex, requests).await {
+        match upload_once(store, scheme, &path, &data, &sha, requests).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < ATTEMPTS && !matches!(e, object_store::Error::NotFound { .. }) => {
                 let delay = Duration::from_millis(250 * (1 << attempt));
