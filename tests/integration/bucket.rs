@@ -433,3 +433,36 @@ fn transient_failures_are_retried() {
     let listed = proxy.take();
     assert_eq!(listed.iter().filter(|r| r.starts_with("PUT ")).count(), 5, "{listed:#?}");
 }
+
+#[test]
+fn gcs_credentials_are_checked_before_any_request() {
+    // No GCS server can run here; what can be checked offline is that credentials from
+    // GOOGLE_APPLICATION_CREDENTIALS are read and refused clearly, without leaking them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "dags/a.py", "x = 1\n");
+    let missing = run(shipgate(dir.path())
+        .args(["sync", "dags", "gs://composer-bucket/dags"])
+        .env("GOOGLE_APPLICATION_CREDENTIALS", dir.path().join("nope.json")));
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("cannot configure gs://composer-bucket/dags") && missing.stderr.contains("nope.json"),
+        "{}",
+        missing.stderr
+    );
+
+    let key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC-canary";
+    let sa = serde_json::json!({
+        "type": "service_account",
+        "client_email": "deployer@project.iam.gserviceaccount.com",
+        "private_key": format!("-----BEGIN PRIVATE KEY-----\n{key}\n-----END PRIVATE KEY-----\n"),
+        "private_key_id": "k1",
+        "token_uri": "http://127.0.0.1:9/token"
+    });
+    std::fs::write(dir.path().join("sa.json"), sa.to_string()).expect("write");
+    let bad = run(shipgate(dir.path())
+        .args(["sync", "dags", "gs://composer-bucket/dags"])
+        .env("GOOGLE_APPLICATION_CREDENTIALS", dir.path().join("sa.json")));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("cannot configure gs://composer-bucket/dags"), "{}", bad.stderr);
+    assert!(!bad.stderr.contains(key), "the private key leaked: {}", bad.stderr);
+}
