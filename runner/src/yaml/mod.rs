@@ -11,3 +11,12 @@ pub use de::{DeError, deserialize_all};
 pub use node::{Node, NodeKind, Pos, ScalarStyle, Span};
 pub use parse::{ParseError, parse_documents};
 pub use spanned::Spanned;
+
+/// YAML 1.2 core-schema typing of plain scalars, for code that writes YAML.
+#[doc(hidden)]
+pub mod __plain_typing {
+    /// Whether a plain scalar with this text reads as a string.
+    pub fn is_string(s: &str) -> bool {
+        matches!(super::de::plain_scalar(s), super::de::Plain::Str)
+    }
+}

@@ -1,0 +1,7 @@
+//! GitOps: format-preserving edits of YAML files (the git side comes with `gitops.bump`).
+
+pub mod path;
+pub mod yaml_edit;
+
+pub use path::{DocSelector, Path, Segment};
+pub use yaml_edit::{EditError, NewValue, edit_scalar};
