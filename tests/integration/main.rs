@@ -11,3 +11,4 @@ mod reports;
 mod run;
 mod services;
 mod support;
+mod yaml_edit;

@@ -276,9 +276,12 @@ fn plain_safe(s: &str) -> bool {
         && b[4] == b'-'
         && b[5..7].iter().all(u8::is_ascii_digit)
         && b[7] == b'-';
-    let numeric_ish =
-        s.chars().all(|c| c.is_ascii_digit() || "._:+-eE".contains(c)) && s.chars().any(|c| c.is_ascii_digit());
-    !date && !numeric_ish
+    // Numbers in YAML 1.1 too: `1_000`, `1.5e3`, sexagesimal `1:20`. (`1.4.2` is a string
+    // everywhere and stays plain.)
+    let unscored = s.replace('_', "");
+    let number = unscored.parse::<f64>().is_ok() && s.chars().any(|c| c.is_ascii_digit());
+    let sexagesimal = s.contains(':') && s.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    !date && !number && !sexagesimal
 }
 
 fn double_quoted(s: &str) -> String {
@@ -426,5 +429,53 @@ mod tests {
         assert_eq!(set(src, "labels.team", "réseau").expect("edit"), src.replace("données", "réseau"));
         assert_eq!(set(src, "images[name=a].newTag", "v2").expect("edit"), src.replace("v1", "v2"));
         assert_eq!(set(src, "labels.tier", "front").expect("edit"), src.replace("'back'", "'front'"));
+    }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn doc() -> impl Strategy<Value = String> {
+            let line = prop_oneof![
+                Just("image:\n".to_owned()),
+                Just("  tag: v1  # c\n".to_owned()),
+                Just("  tag: 'v1'\r\n".to_owned()),
+                Just("tag: \"x\"\n".to_owned()),
+                Just("list: [a, 'b', {tag: c}]\n".to_owned()),
+                Just("- tag: d\n".to_owned()),
+                Just("base: &a v\nref: *a\n".to_owned()),
+                Just("notes: |\n  t\n".to_owned()),
+                Just("---\n".to_owned()),
+                Just("é: ü # ß\n".to_owned()),
+                "[ -~]{0,12}\n",
+            ];
+            proptest::collection::vec(line, 1..8).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn edits_are_exact_or_refused(src in doc(), path in prop_oneof![Just("image.tag"), Just("tag"), Just("list[1]"), Just("list[2].tag"), Just("[0].tag"), Just("é"), Just("ref"), Just("notes")], value in "[ -~]{0,8}") {
+                let Ok(p) = Path::parse(path) else { return Ok(()) };
+                for sel in [DocSelector::Only, DocSelector::Index(0), DocSelector::Index(1)] {
+                    if let Ok((out, o)) = edit_scalar(&src, &sel, &p, &NewValue::Str(value.clone())) {
+                        if !o.changed {
+                            prop_assert_eq!(&out, &src);
+                            continue;
+                        }
+                        // One contiguous region changed; everything around it is identical.
+                        let prefix = src.bytes().zip(out.bytes()).take_while(|(a, b)| a == b).count();
+                        let suffix = src.bytes().rev().zip(out.bytes().rev()).take_while(|(a, b)| a == b).count();
+                        let changed_old = src.len().saturating_sub(prefix + suffix);
+                        let changed_bytes = src.as_bytes().get(prefix..prefix + changed_old).unwrap_or_default();
+                        prop_assert!(!changed_bytes.contains(&b'\n'), "a line break changed: {:?} -> {:?}", src, out);
+                        let (again, o2) = edit_scalar(&out, &sel, &p, &NewValue::Str(value.clone())).expect("re-edit");
+                        prop_assert!(!o2.changed);
+                        prop_assert_eq!(again, out);
+                    }
+                }
+            }
+        }
     }
 }
