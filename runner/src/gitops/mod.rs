@@ -1,7 +1,9 @@
 //! GitOps: format-preserving edits of YAML files (the git side comes with `gitops.bump`).
 
+pub mod image;
 pub mod path;
 pub mod yaml_edit;
 
+pub use image::{ImageEdit, ImageVersion, set_image};
 pub use path::{DocSelector, Path, Segment};
-pub use yaml_edit::{EditError, NewValue, edit_scalar};
+pub use yaml_edit::{EditError, NewValue, Outcome, edit_scalar};

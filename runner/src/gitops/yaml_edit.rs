@@ -53,7 +53,7 @@ pub struct Outcome {
 }
 
 #[derive(Debug, Clone)]
-enum Kind {
+pub(super) enum Kind {
     Map(Vec<(Node, Node)>),
     Seq(Vec<Node>),
     Scalar { value: String, style: ScalarStyle, start: usize, end: usize },
@@ -61,21 +61,21 @@ enum Kind {
 }
 
 #[derive(Debug, Clone)]
-struct Node {
-    kind: Kind,
-    anchored: bool,
-    line: usize,
+pub(super) struct Node {
+    pub(super) kind: Kind,
+    pub(super) anchored: bool,
+    pub(super) line: usize,
 }
 
 impl Node {
-    fn scalar(&self) -> Option<&str> {
+    pub(super) fn scalar(&self) -> Option<&str> {
         match &self.kind {
             Kind::Scalar { value, .. } => Some(value),
             _ => None,
         }
     }
 
-    fn get(&self, key: &str) -> Option<&Node> {
+    pub(super) fn get(&self, key: &str) -> Option<&Node> {
         match &self.kind {
             Kind::Map(pairs) => pairs.iter().find(|(k, _)| k.scalar() == Some(key)).map(|(_, v)| v),
             _ => None,
@@ -113,7 +113,7 @@ enum Frame {
     Seq(Vec<Node>, bool, usize),
 }
 
-fn parse(src: &str, chars: &[char]) -> Result<Vec<Node>, EditError> {
+pub(super) fn parse(src: &str, chars: &[char]) -> Result<Vec<Node>, EditError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     for ev in Parser::new_from_str(src) {
@@ -301,7 +301,7 @@ fn double_quoted(s: &str) -> String {
     out
 }
 
-fn render(value: &NewValue, style: ScalarStyle) -> String {
+pub(super) fn render(value: &NewValue, style: ScalarStyle) -> String {
     match value {
         NewValue::Int(_) | NewValue::Bool(_) => value.text(),
         NewValue::Str(s) => match style {
