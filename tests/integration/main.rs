@@ -4,6 +4,7 @@
 mod bucket;
 mod cancel;
 mod errors;
+mod gitops;
 mod masking;
 mod pipelines;
 mod plan;

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod image;
 pub mod path;
+pub mod repo;
 pub mod yaml_edit;
 
 pub use create::set_or_create;

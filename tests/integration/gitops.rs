@@ -1,0 +1,142 @@
+//! GitOps bumps against a real git server (`git daemon` with receive-pack).
+
+use std::path::Path;
+use std::process::Command;
+
+use shipgate::gitops::repo::{BumpError, BumpOptions, Edit, bump};
+use shipgate::gitops::{DocSelector, NewValue, Path as YamlPath};
+
+use crate::support::service::git_daemon;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out =
+        Command::new("git").current_dir(dir).args(args).env("GIT_CONFIG_NOSYSTEM", "1").output().expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const VALUES: &str =
+    "# shop-api values\nimage:\n  repository: reg.example.com/shop/api # repo\n  tag: v1  # bumped by CI\n";
+
+/// A bare repository `gitops.git` with `values.yaml` and `keys.yaml` on `main`.
+fn seed(base: &Path, keys: usize) {
+    let work = tempfile::tempdir().expect("tempdir");
+    git(base, &["init", "--bare", "-q", "-b", "main", "gitops.git"]);
+    git(work.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(work.path().join("values.yaml"), VALUES).expect("write");
+    let mut k = String::from("keys:\n");
+    for i in 0..keys {
+        k.push_str(&format!("  k{i:02}: v0 # key {i}\n"));
+    }
+    std::fs::write(work.path().join("keys.yaml"), k).expect("write");
+    git(work.path(), &["add", "."]);
+    git(work.path(), &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"]);
+    git(work.path(), &["push", "-q", &base.join("gitops.git").display().to_string(), "main"]);
+}
+
+fn opts(url: &str, file: &str, path: &str, value: &str) -> BumpOptions {
+    BumpOptions {
+        repo: url.to_owned(),
+        branch: Some("main".into()),
+        edits: vec![Edit::Set {
+            file: file.into(),
+            doc: DocSelector::Only,
+            path: YamlPath::parse(path).expect("path"),
+            value: NewValue::Str(value.into()),
+            create: false,
+        }],
+        message: "bump shop-api".into(),
+        author: ("shipgate".into(), "shipgate@example.com".into()),
+        dry_run: false,
+        max_attempts: 12,
+    }
+}
+
+fn head_file(base: &Path, file: &str) -> String {
+    git(&base.join("gitops.git"), &["show", &format!("main:{file}")])
+}
+
+#[test]
+fn bump_commits_only_the_changed_bytes_and_is_idempotent() {
+    let base = tempfile::tempdir().expect("tempdir");
+    seed(base.path(), 1);
+    let daemon = git_daemon(base.path());
+    let url = format!("git://{}/gitops.git", daemon.addr());
+
+    let dry = tempfile::tempdir().expect("tempdir");
+    let mut o = opts(&url, "values.yaml", "image.tag", "v2");
+    o.dry_run = true;
+    let r = bump(&o, dry.path()).expect("dry run");
+    assert!(r.commit.is_none());
+    assert!(
+        r.diff.contains("-  tag: v1  # bumped by CI") && r.diff.contains("+  tag: v2  # bumped by CI"),
+        "{}",
+        r.diff
+    );
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES, "a dry run pushed");
+
+    let w = tempfile::tempdir().expect("tempdir");
+    let r = bump(&opts(&url, "values.yaml", "image.tag", "v2"), w.path()).expect("bump");
+    assert!(r.commit.is_some());
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v2 "));
+    let log = git(&base.path().join("gitops.git"), &["log", "-1", "--format=%an <%ae>%n%B", "main"]);
+    assert!(
+        log.starts_with("shipgate <shipgate@example.com>") && log.contains("- values.yaml: image.tag: v1 → v2"),
+        "{log}"
+    );
+
+    let again = tempfile::tempdir().expect("tempdir");
+    let r = bump(&opts(&url, "values.yaml", "image.tag", "v2"), again.path()).expect("no-op");
+    assert!(r.commit.is_none() && r.changes.is_empty(), "already up to date must not commit");
+    assert_eq!(git(&base.path().join("gitops.git"), &["rev-list", "--count", "main"]).trim(), "2");
+}
+
+#[test]
+fn bad_paths_and_unreachable_remotes_push_nothing() {
+    let base = tempfile::tempdir().expect("tempdir");
+    seed(base.path(), 1);
+    let daemon = git_daemon(base.path());
+    let url = format!("git://{}/gitops.git", daemon.addr());
+    let w = tempfile::tempdir().expect("tempdir");
+    let e = bump(&opts(&url, "values.yaml", "image.tga", "v2"), w.path()).expect_err("bad path");
+    assert!(matches!(&e, BumpError::Edit(m) if m.contains("did you mean `tag`?")), "{e}");
+    let w = tempfile::tempdir().expect("tempdir");
+    let e = bump(&opts(&url, "missing.yaml", "a", "b"), w.path()).expect_err("missing file");
+    assert!(matches!(e, BumpError::Edit(_)), "{e}");
+    assert_eq!(git(&base.path().join("gitops.git"), &["rev-list", "--count", "main"]).trim(), "1");
+    let port = crate::support::service::free_port();
+    let w = tempfile::tempdir().expect("tempdir");
+    let e = bump(&opts(&format!("git://127.0.0.1:{port}/gitops.git"), "values.yaml", "image.tag", "v3"), w.path())
+        .expect_err("unreachable");
+    assert!(matches!(e, BumpError::Git(_)), "{e}");
+}
+
+#[test]
+fn twenty_concurrent_bumps_all_land() {
+    let base = tempfile::tempdir().expect("tempdir");
+    seed(base.path(), 20);
+    let daemon = git_daemon(base.path());
+    let url = format!("git://{}/gitops.git", daemon.addr());
+    let start = std::time::Instant::now();
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let w = tempfile::tempdir().expect("tempdir");
+                bump(&opts(&url, "keys.yaml", &format!("keys.k{i:02}"), &format!("v{}", i + 1)), w.path())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+    for (i, r) in results.iter().enumerate() {
+        assert!(r.as_ref().is_ok_and(|r| r.commit.is_some()), "bump {i}: {r:?}");
+    }
+    let keys = head_file(base.path(), "keys.yaml");
+    let mut expected = String::from("keys:\n");
+    for i in 0..20 {
+        expected.push_str(&format!("  k{i:02}: v{} # key {i}\n", i + 1));
+    }
+    assert_eq!(keys, expected, "a bump was lost or the file was reformatted");
+    assert_eq!(git(&base.path().join("gitops.git"), &["rev-list", "--count", "main"]).trim(), "21");
+    eprintln!("20 concurrent bumps landed in {:?}", start.elapsed());
+}
