@@ -140,3 +140,42 @@ fn twenty_concurrent_bumps_all_land() {
     assert_eq!(git(&base.path().join("gitops.git"), &["rev-list", "--count", "main"]).trim(), "21");
     eprintln!("20 concurrent bumps landed in {:?}", start.elapsed());
 }
+
+#[test]
+fn bump_command_dry_run_push_and_exit_codes() {
+    let base = tempfile::tempdir().expect("tempdir");
+    seed(base.path(), 1);
+    let daemon = git_daemon(base.path());
+    let url = format!("git://{}/gitops.git", daemon.addr());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sg = |args: &[&str]| crate::support::run(crate::support::shipgate(dir.path()).arg("bump").arg(&url).args(args));
+
+    let dry = sg(&["--set", "values.yaml:image.tag=v9", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout.contains("would commit and push") && dry.stdout.contains("+  tag: v9  # bumped by CI"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES);
+
+    let out = sg(&["--image", "reg.example.com/shop/api:v10", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert!(v["commit"].is_string());
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v10 "));
+
+    let bad = sg(&["--set", "values.yaml:image.tga=v11"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("did you mean `tag`?") && bad.stderr.contains("nothing was pushed"), "{}", bad.stderr);
+    let usage = sg(&["--set", "no-colon"]);
+    assert_eq!(usage.code, 2);
+    let port = crate::support::service::free_port();
+    let unreachable = crate::support::run(crate::support::shipgate(dir.path()).args([
+        "bump",
+        &format!("git://127.0.0.1:{port}/x.git"),
+        "--set",
+        "a:b=c",
+    ]));
+    assert_eq!(unreachable.code, 3, "{}", unreachable.stderr);
+}

@@ -7,12 +7,15 @@ fn plan_of_the_demo_pipeline() {
     // A bucket of its own, so that the plan (which lists it) does not depend on other runs.
     let bucket = tempfile::tempdir().expect("tempdir");
     let url = format!("file://{}", bucket.path().display());
+    // A GitOps repository path of its own too (it does not exist yet: the plan says so).
+    let gitops = bucket.path().join("gitops.git").display().to_string();
     let plan = |format: &str| {
         let out = run(shipgate(&repo_root())
             .args(["plan", "--format", format, "pipelines/demo.yaml"])
-            .env("DEMO_BUCKET", &url));
+            .env("DEMO_BUCKET", &url)
+            .env("DEMO_GITOPS_REPO", &gitops));
         assert_eq!(out.code, 0, "{}", out.stderr);
-        out.stdout.replace(&url, "file://<bucket>")
+        out.stdout.replace(&gitops, "<gitops>").replace(&url, "file://<bucket>")
     };
     insta::assert_snapshot!("plan_demo_human", plan("human"));
     let v: serde_json::Value = serde_json::from_str(&plan("json")).expect("plan json");

@@ -17,10 +17,15 @@ fn the_demo_pipeline_runs_on_embedded_defaults() {
     let root = crate::support::repo_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let bucket = format!("file://{}/bucket", dir.path().display());
-    let out = run(shipgate(&root)
-        .args(["run", "pipelines/demo.yaml", "--report"])
-        .arg(format!("json={}", dir.path().join("run.json").display()))
-        .env("DEMO_BUCKET", &bucket));
+    let gitops = dir.path().join("gitops.git");
+    let demo = || {
+        run(shipgate(&root)
+            .args(["run", "pipelines/demo.yaml", "--report"])
+            .arg(format!("json={}", dir.path().join("run.json").display()))
+            .env("DEMO_BUCKET", &bucket)
+            .env("DEMO_GITOPS_REPO", &gitops))
+    };
+    let out = demo();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = json_report(dir.path());
     assert_eq!(v["status"], "success");
@@ -28,6 +33,23 @@ fn the_demo_pipeline_runs_on_embedded_defaults() {
     assert_eq!(v["steps"][4]["id"], "dags");
     assert_eq!(v["steps"][4]["outputs"]["uploaded"], "4");
     assert!(dir.path().join("bucket/dags/common/tables.py").is_file());
+    assert_eq!(v["steps"][6]["id"], "bump");
+    assert_eq!(v["steps"][6]["outputs"]["changed"], "true");
+    let values = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&gitops)
+        .args(["show", "main:apps/shop-api/values.yaml"])
+        .output()
+        .expect("git");
+    let values = String::from_utf8_lossy(&values.stdout).into_owned();
+    assert!(values.contains("  tag: 1.4.2  # bumped by shipgate"), "{values}");
+    // A second run changes nothing: no uploads, no commit.
+    let again = demo();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let v = json_report(dir.path());
+    assert_eq!(v["steps"][4]["outputs"]["uploaded"], "0");
+    assert_eq!(v["steps"][6]["outputs"]["changed"], "false");
+    assert!(again.stderr.contains("already up to date"), "{}", again.stderr);
     assert!(out.stderr.contains("package │ would build localhost:5000/shop/api:1.4.2"), "{}", out.stderr);
 }
 

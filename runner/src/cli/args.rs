@@ -57,6 +57,11 @@ pub enum Command {
         after_help = "Examples:\n  shipgate sync dags/ gs://composer-bucket/dags --dags --delete\n  shipgate sync dags/ s3://airflow/dags --endpoint http://127.0.0.1:9000 --dry-run\n  shipgate sync build/site file:///srv/www --delete --max-delete 10%"
     )]
     Sync(SyncArgs),
+    /// Edit the GitOps repository and push (the `gitops.bump` step).
+    #[command(
+        after_help = "Examples:\n  shipgate bump https://gitlab.example.com/platform/gitops.git --set apps/api/values.yaml:image.tag=v1.4.2\n  shipgate bump git@gitlab.example.com:platform/gitops.git --image reg.example.com/shop/api@sha256:… --dry-run\n  shipgate bump ../gitops --set 'apps/api/deploy.yaml:spec.template.spec.containers[name=api].image=shop/api:1.2' --doc Deployment/api"
+    )]
+    Bump(BumpArgs),
     /// Print the pipeline JSON Schema, or check the committed copy.
     #[command(after_help = "Examples:\n  shipgate schema > schemas/pipeline.schema.json\n  shipgate schema --check")]
     Schema(SchemaArgs),
@@ -144,6 +149,40 @@ pub struct SyncArgs {
     #[arg(long)]
     pub region: Option<String>,
     /// Print the exact plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// The repository: https://…, git@host:group/repo.git, git://… or a local path.
+    pub repo: String,
+    /// FILE:PATH=VALUE (repeatable); VALUE is written as a string.
+    #[arg(long = "set", value_name = "FILE:PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// In multi-document files: an index or KIND/NAME (applies to every --set).
+    #[arg(long)]
+    pub doc: Option<String>,
+    /// NAME:TAG or NAME@DIGEST: rewrite every reference to the image repository NAME.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// Files or folders searched by --image (default: the whole repository).
+    #[arg(long = "image-files", value_name = "PATH")]
+    pub image_files: Vec<String>,
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The commit message's first line.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// "Name <email>".
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Create paths that do not exist yet.
+    #[arg(long)]
+    pub create: bool,
+    /// Show the diff and whether a commit would happen; push nothing.
     #[arg(long)]
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t)]

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 mod args;
+mod bump;
 mod plan;
 mod run;
 pub mod schema;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(a) => validate::validate(&g, a),
         Command::Schema(a) => schema::schema(&g, a),
         Command::Sync(a) => sync::sync(&g, a),
+        Command::Bump(a) => bump::bump(&g, a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod image;
+pub mod options;
 pub mod path;
 pub mod repo;
 pub mod yaml_edit;

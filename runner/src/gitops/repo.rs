@@ -101,6 +101,9 @@ fn callbacks<'a>(attempts: &'a std::cell::Cell<u32>) -> RemoteCallbacks<'a> {
 }
 
 fn clone(url: &str, branch: Option<&str>, into: &FsPath) -> Result<Repository, BumpError> {
+    if is_local(url) && !FsPath::new(url).exists() {
+        return Err(BumpError::Git(format!("the repository {url} does not exist")));
+    }
     let tries = std::cell::Cell::new(0);
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(callbacks(&tries));

@@ -3,6 +3,7 @@
 
 pub mod bucket_sync;
 pub mod context;
+pub mod gitops_bump;
 mod outputs;
 pub mod shell;
 
@@ -50,7 +51,7 @@ impl fmt::Debug for dyn StepKind {
 
 /// The `uses:` kinds this build knows. Capabilities register here as they land.
 pub fn kinds() -> &'static [&'static dyn StepKind] {
-    &[&bucket_sync::BucketSync]
+    &[&bucket_sync::BucketSync, &gitops_bump::GitopsBump]
 }
 
 pub fn find_kind(name: &str) -> Option<&'static dyn StepKind> {

@@ -19,4 +19,13 @@ pub mod __plain_typing {
     pub fn is_string(s: &str) -> bool {
         matches!(super::de::plain_scalar(s), super::de::Plain::Str)
     }
+
+    /// `Some(Ok(int))`, `Some(Err(bool))`, or `None` for anything else.
+    pub fn typed(s: &str) -> Option<Result<i64, bool>> {
+        match super::de::plain_scalar(s) {
+            super::de::Plain::Int(i) => Some(Ok(i)),
+            super::de::Plain::Bool(b) => Some(Err(b)),
+            _ => None,
+        }
+    }
 }

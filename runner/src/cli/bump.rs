@@ -1,0 +1,119 @@
+//! `shipgate bump REPO --set FILE:PATH=VALUE …`: the `gitops.bump` step as a command.
+
+use std::io::Write;
+
+use super::args::{BumpArgs, Format};
+use super::{Global, error};
+use crate::exit::ExitCode;
+use crate::gitops::image::{ImageEdit, ImageVersion, repository};
+use crate::gitops::options::author;
+use crate::gitops::repo::{BumpError, BumpOptions, Edit};
+use crate::gitops::{DocSelector, NewValue, Path};
+use crate::steps::gitops_bump::{run_bump, summary};
+
+fn parse_set(s: &str, doc: &DocSelector, create: bool) -> Result<Edit, String> {
+    let (file, rest) = s.split_once(':').ok_or_else(|| format!("`{s}` is not FILE:PATH=VALUE"))?;
+    let (path, value) = rest.split_once('=').ok_or_else(|| format!("`{s}` is not FILE:PATH=VALUE"))?;
+    Ok(Edit::Set {
+        file: file.into(),
+        doc: doc.clone(),
+        path: Path::parse(path)?,
+        value: NewValue::Str(value.into()),
+        create,
+    })
+}
+
+fn parse_doc(s: Option<&str>) -> Result<DocSelector, String> {
+    match s {
+        None => Ok(DocSelector::Only),
+        Some(d) => match d.parse() {
+            Ok(i) => Ok(DocSelector::Index(i)),
+            Err(_) => {
+                let (kind, name) = d.split_once('/').ok_or_else(|| format!("`--doc {d}` is an index or KIND/NAME"))?;
+                Ok(DocSelector::Object { kind: Some(kind.into()), name: Some(name.into()) })
+            }
+        },
+    }
+}
+
+fn parse_image(s: &str, files: &[String]) -> Result<Edit, String> {
+    let version = if let Some((_, d)) = s.split_once('@') {
+        ImageVersion::Digest(d.into())
+    } else {
+        let repo = repository(s);
+        let tag = s
+            .get(repo.len() + 1..)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("`--image {s}` needs :TAG or @DIGEST"))?;
+        ImageVersion::Tag(tag.into())
+    };
+    let files = if files.is_empty() { vec![String::new()] } else { files.to_vec() };
+    Ok(Edit::Image { files, edit: ImageEdit { name: repository(s).into(), version } })
+}
+
+pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
+    let built: Result<Vec<Edit>, String> = (|| {
+        let doc = parse_doc(a.doc.as_deref())?;
+        let mut edits = a.sets.iter().map(|s| parse_set(s, &doc, a.create)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(img) = &a.image {
+            edits.push(parse_image(img, &a.image_files)?);
+        }
+        if edits.is_empty() {
+            return Err("nothing to change: give --set or --image".into());
+        }
+        Ok(edits)
+    })();
+    let edits = match built {
+        Ok(e) => e,
+        Err(m) => {
+            error(g, &m, Some("see `shipgate bump --help`"));
+            return ExitCode::Usage;
+        }
+    };
+    let opts = BumpOptions {
+        repo: a.repo.clone(),
+        branch: a.branch,
+        edits,
+        message: a.message.unwrap_or_else(|| "chore(gitops): bump by shipgate".into()),
+        author: author(a.author.as_deref()),
+        dry_run: a.dry_run,
+        max_attempts: 10,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error(g, &format!("cannot start the async runtime: {e}"), None);
+            return ExitCode::Infrastructure;
+        }
+    };
+    match runtime.block_on(run_bump(opts)) {
+        Ok(r) => {
+            let text = match a.format {
+                Format::Json => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
+                Format::Human => {
+                    let mut t = summary(&r, &a.repo).join("\n") + "\n";
+                    if a.dry_run {
+                        t.push_str(&r.diff);
+                    }
+                    t
+                }
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::Success
+        }
+        Err(BumpError::Edit(m)) => {
+            error(g, &format!("failed to bump: {m}"), Some("nothing was pushed"));
+            ExitCode::Usage
+        }
+        Err(BumpError::Git(m)) => {
+            error(
+                g,
+                &format!("failed to bump: {m}"),
+                Some(
+                    "check the repository URL, the branch and the credentials (GITOPS_TOKEN, CI_JOB_TOKEN, GITHUB_TOKEN, SSH agent); nothing was pushed",
+                ),
+            );
+            ExitCode::Infrastructure
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `with:` of `gitops.bump` (and the flags of `shipgate bump`).
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::image::{ImageEdit, ImageVersion};
+use super::path::{DocSelector, Path};
+use super::repo::{BumpOptions, Edit};
+use super::yaml_edit::NewValue;
+use crate::yaml::{Node, NodeKind, ScalarStyle};
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BumpWith {
+    /// The GitOps repository: https://…, ssh (git@host:group/repo.git), git://… or a local path.
+    pub repo: String,
+    /// The branch to commit to (default: the repository's default branch).
+    pub branch: Option<String>,
+    /// Edits: `{file, set: {PATH: VALUE}, doc}`.
+    #[serde(default)]
+    pub edits: Vec<EditWith>,
+    /// Point every reference to an image repository at a new tag or digest.
+    pub image: Option<ImageWith>,
+    /// `push` (default). `merge-request` is not available in this build yet.
+    #[serde(default)]
+    pub mode: Mode,
+    /// The commit message's first line (the change list and CI source follow).
+    pub message: Option<String>,
+    /// `Name <email>` (default: the CI user, else `shipgate <shipgate@localhost>`).
+    pub author: Option<String>,
+    /// Create paths that do not exist yet (minimally formatted).
+    #[serde(default)]
+    pub create: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Push,
+    MergeRequest,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditWith {
+    /// The file, relative to the repository root.
+    pub file: String,
+    /// `PATH: VALUE` pairs, e.g. `image.tag: v1.2.3`, `spec.template.spec.containers[name=api].image: …`.
+    #[schemars(with = "IndexMap<String, serde_json::Value>")]
+    pub set: IndexMap<String, Node>,
+    /// In multi-document files: an index, or `{kind: Deployment, name: api}`.
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub doc: Option<Node>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageWith {
+    /// The image repository, e.g. `registry.example.com/shop/api`.
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    /// Files or folders to search (default: the whole repository).
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+/// A `set:` value keeps its YAML type: `3` and `true` as written, everything else text.
+pub fn new_value(node: &Node) -> Result<NewValue, String> {
+    match &node.kind {
+        NodeKind::Scalar(s, ScalarStyle::Plain) => Ok(match crate::yaml::__plain_typing::typed(s) {
+            Some(Ok(i)) => NewValue::Int(i),
+            Some(Err(b)) => NewValue::Bool(b),
+            None => NewValue::Str(s.clone()),
+        }),
+        NodeKind::Scalar(s, _) => Ok(NewValue::Str(s.clone())),
+        NodeKind::Null => Err("a value is required (null cannot be written)".into()),
+        _ => Err("a value must be a single string, number or boolean".into()),
+    }
+}
+
+pub fn doc_selector(node: Option<&Node>) -> Result<DocSelector, String> {
+    let Some(node) = node else { return Ok(DocSelector::Only) };
+    match &node.kind {
+        NodeKind::Scalar(s, _) => s.parse().map(DocSelector::Index).map_err(|_| format!("`doc: {s}` is not an index")),
+        NodeKind::Map(_) => {
+            let get = |k: &str| node.get(k).and_then(Node::as_str).map(str::to_owned);
+            if let NodeKind::Map(pairs) = &node.kind {
+                if let Some((k, _)) = pairs.iter().find(|(k, _)| !matches!(k.as_str(), Some("kind" | "name"))) {
+                    return Err(format!(
+                        "unknown key `{}` in `doc` (expected `kind`, `name`)",
+                        k.as_str().unwrap_or("?")
+                    ));
+                }
+            }
+            Ok(DocSelector::Object { kind: get("kind"), name: get("name") })
+        }
+        _ => Err("`doc` is an index or `{kind: …, name: …}`".into()),
+    }
+}
+
+impl BumpWith {
+    /// The edits and git options, or every problem with them.
+    pub fn to_options(&self) -> Result<BumpOptions, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut edits = Vec::new();
+        if self.mode == Mode::MergeRequest {
+            errors.push("`mode: merge-request` is not available in this build yet; use `mode: push`".into());
+        }
+        for e in &self.edits {
+            let doc = doc_selector(e.doc.as_ref()).map_err(|m| errors.push(format!("{}: {m}", e.file))).ok();
+            for (p, v) in &e.set {
+                match (Path::parse(p), new_value(v), &doc) {
+                    (Ok(path), Ok(value), Some(doc)) => edits.push(Edit::Set {
+                        file: e.file.clone(),
+                        doc: doc.clone(),
+                        path,
+                        value,
+                        create: self.create,
+                    }),
+                    (Err(m), ..) | (_, Err(m), _) => errors.push(format!("{}: {m}", e.file)),
+                    _ => {}
+                }
+            }
+        }
+        if let Some(img) = &self.image {
+            let version = match (&img.tag, &img.digest) {
+                (Some(t), None) => Some(ImageVersion::Tag(t.clone())),
+                (None, Some(d)) if d.starts_with("sha256:") => Some(ImageVersion::Digest(d.clone())),
+                (None, Some(d)) => {
+                    errors.push(format!("image digest `{d}` does not start with `sha256:`"));
+                    None
+                }
+                _ => {
+                    errors.push("`image` needs exactly one of `tag` or `digest`".into());
+                    None
+                }
+            };
+            if let Some(version) = version {
+                let files = if img.files.is_empty() { vec![String::new()] } else { img.files.clone() };
+                edits.push(Edit::Image { files, edit: ImageEdit { name: img.name.clone(), version } });
+            }
+        }
+        if edits.is_empty() && errors.is_empty() {
+            errors.push("nothing to change: give `edits` or `image`".into());
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(BumpOptions {
+            repo: self.repo.clone(),
+            branch: self.branch.clone(),
+            edits,
+            message: self.message.clone().unwrap_or_else(default_message),
+            author: author(self.author.as_deref()),
+            dry_run: false,
+            max_attempts: 10,
+        })
+    }
+}
+
+fn default_message() -> String {
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    let mut m = String::from("chore(gitops): bump by shipgate");
+    if let (Some(project), Some(sha)) = (env("CI_PROJECT_PATH"), env("CI_COMMIT_SHORT_SHA")) {
+        m = format!("chore(gitops): bump {project} to {sha}");
+    }
+    if let Some(url) = env("CI_PIPELINE_URL").or_else(|| env("BUILD_URL")) {
+        m.push_str(&format!("\n\nPipeline: {url}"));
+    }
+    m
+}
+
+/// `Name <email>`, else the CI user, else shipgate.
+pub fn author(given: Option<&str>) -> (String, String) {
+    if let Some(a) = given {
+        if let Some((name, rest)) = a.split_once('<') {
+            return (name.trim().to_owned(), rest.trim_end_matches('>').trim().to_owned());
+        }
+    }
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+    match (env("GITLAB_USER_NAME"), env("GITLAB_USER_EMAIL")) {
+        (Some(n), Some(e)) => (n, e),
+        _ => ("shipgate".into(), "shipgate@localhost".into()),
+    }
+}

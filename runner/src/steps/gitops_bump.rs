@@ -1,0 +1,130 @@
+//! `uses: gitops.bump` — edit the GitOps repository and push (see `crate::gitops`).
+
+use super::{BoxFuture, Step, StepContext, StepError, StepKind};
+use crate::diag::Diagnostic;
+use crate::exec::process::Stream;
+use crate::gitops::options::BumpWith;
+use crate::gitops::repo::{BumpError, BumpOptions, BumpResult, bump, redact};
+use crate::yaml::{DeError, Node, Span, deserialize_all};
+
+#[derive(Debug)]
+pub struct GitopsBump;
+
+pub const OUTPUTS: &[&str] = &["commit", "changed", "attempts"];
+
+fn de_diag(e: DeError, at: Span) -> Diagnostic {
+    Diagnostic::error(e.span.unwrap_or(at), format!("gitops.bump: {}", e.message))
+        .with_help(e.help.unwrap_or_else(|| "see `shipgate bump --help` for the options".into()))
+}
+
+impl StepKind for GitopsBump {
+    fn name(&self) -> &'static str {
+        "gitops.bump"
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        OUTPUTS
+    }
+
+    fn validate(&self, with: Option<&Node>, at: Span) -> Vec<Diagnostic> {
+        let Some(with) = with else {
+            return vec![Diagnostic::error(at, "gitops.bump needs `with: { repo, edits }`").with_help(
+                "e.g. `with: { repo: \"${GITOPS_REPO}\", edits: [{ file: values.yaml, set: { image.tag: v1 } }] }`",
+            )];
+        };
+        let (opts, errors) = deserialize_all::<BumpWith>(with);
+        let mut diags: Vec<Diagnostic> = errors.into_iter().map(|e| de_diag(e, with.span)).collect();
+        if let Some(opts) = opts {
+            if let Err(problems) = opts.to_options() {
+                for p in problems {
+                    diags.push(
+                        Diagnostic::error(with.span, format!("gitops.bump: {p}"))
+                            .with_help("see `shipgate bump --help`"),
+                    );
+                }
+            }
+        }
+        diags
+    }
+
+    fn options_schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        generator.subschema_for::<BumpWith>()
+    }
+
+    fn build(&self, with: Option<&Node>) -> Result<Box<dyn Step>, Vec<Diagnostic>> {
+        let at = with.map(|w| w.span).unwrap_or_default();
+        let Some(with) = with else { return Err(self.validate(None, at)) };
+        let (opts, errors) = deserialize_all::<BumpWith>(with);
+        let Some(opts) = opts.filter(|_| errors.is_empty()) else {
+            return Err(errors.into_iter().map(|e| de_diag(e, at)).collect());
+        };
+        match opts.to_options() {
+            Ok(o) => Ok(Box::new(BumpStep { opts: o })),
+            Err(p) => Err(p.into_iter().map(|m| Diagnostic::error(at, m)).collect()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct BumpStep {
+    pub opts: BumpOptions,
+}
+
+/// Runs a bump on a blocking thread, in a scratch folder removed afterwards.
+pub async fn run_bump(opts: BumpOptions) -> Result<BumpResult, BumpError> {
+    tokio::task::spawn_blocking(move || {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let dir = std::env::temp_dir().join(format!("shipgate-bump-{}-{nanos}", std::process::id()));
+        let result = bump(&opts, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    })
+    .await
+    .unwrap_or_else(|e| Err(BumpError::Git(format!("the bump stopped: {e}"))))
+}
+
+pub fn summary(r: &BumpResult, repo: &str) -> Vec<String> {
+    let mut lines: Vec<String> =
+        r.changes.iter().map(|c| format!("{}: {}: {} → {}", c.file, c.path, c.old, c.new)).collect();
+    match (&r.commit, r.changes.is_empty()) {
+        (_, true) => lines.push(format!("{}: already up to date; nothing to commit", redact(repo))),
+        (Some(c), _) => {
+            lines.push(format!("pushed {} to {} (attempt {})", &c[..c.len().min(12)], redact(repo), r.attempts))
+        }
+        (None, _) => lines.push(format!("would commit and push to {}", redact(repo))),
+    }
+    lines
+}
+
+impl Step for BumpStep {
+    fn plan(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut o = self.opts.clone();
+            o.dry_run = true;
+            match run_bump(o).await {
+                Ok(r) => {
+                    let mut lines = summary(&r, &self.opts.repo);
+                    lines.extend(r.diff.lines().map(str::to_owned));
+                    lines
+                }
+                Err(e) => vec![format!("would fail: {e}")],
+            }
+        })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut StepContext) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            let r = run_bump(self.opts.clone()).await.map_err(|e| match e {
+                BumpError::Edit(m) => StepError::Failed(m),
+                BumpError::Git(m) => StepError::Infrastructure(m),
+            })?;
+            for line in summary(&r, &self.opts.repo) {
+                (ctx.emit)(Stream::Stdout, line);
+            }
+            ctx.outputs.insert("commit".into(), r.commit.clone().unwrap_or_default());
+            ctx.outputs.insert("changed".into(), (!r.changes.is_empty()).to_string());
+            ctx.outputs.insert("attempts".into(), r.attempts.to_string());
+            Ok(())
+        })
+    }
+}
