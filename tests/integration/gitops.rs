@@ -79,6 +79,9 @@ fn bump_commits_only_the_changed_bytes_and_is_idempotent() {
     let r = bump(&opts(&url, "values.yaml", "image.tag", "v2"), w.path()).expect("bump");
     assert!(r.commit.is_some());
     assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v2 "));
+    // Only the edited file is checked out; the commit must still hold every other file.
+    let tree = git(&base.path().join("gitops.git"), &["ls-tree", "--name-only", "main"]);
+    assert_eq!(tree, "keys.yaml\nvalues.yaml\n", "files went missing from the commit");
     let log = git(&base.path().join("gitops.git"), &["log", "-1", "--format=%an <%ae>%n%B", "main"]);
     assert!(
         log.starts_with("shipgate <shipgate@example.com>") && log.contains("- values.yaml: image.tag: v1 → v2"),
@@ -178,4 +181,31 @@ fn bump_command_dry_run_push_and_exit_codes() {
         "a:b=c",
     ]));
     assert_eq!(unreachable.code, 3, "{}", unreachable.stderr);
+}
+
+#[test]
+fn bump_over_smart_http_with_a_token_and_bounded_auth_retries() {
+    let base = tempfile::tempdir().expect("tempdir");
+    seed(base.path(), 1);
+    git(&base.path().join("gitops.git"), &["config", "http.receivepack", "true"]);
+    let server = crate::support::http_git::HttpGit::start(base.path().to_path_buf(), Some("s3cret-token".into()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sg = |token: &str| {
+        crate::support::run(
+            crate::support::shipgate(dir.path())
+                .args(["bump", &server.url("gitops.git"), "--set", "values.yaml:image.tag=v7"])
+                .env("GITOPS_TOKEN", token),
+        )
+    };
+    let denied = sg("wrong-token");
+    assert_eq!(denied.code, 3, "{}", denied.stderr);
+    assert!(denied.stderr.contains("credentials") || denied.stderr.contains("authentication"), "{}", denied.stderr);
+    assert!(!denied.stderr.contains("wrong-token"));
+    let refused = server.refused.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(refused <= 8, "the credential callback kept retrying: {refused} refusals");
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES);
+
+    let ok = sg("s3cret-token");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v7 "));
 }

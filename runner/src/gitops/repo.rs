@@ -100,7 +100,36 @@ fn callbacks<'a>(attempts: &'a std::cell::Cell<u32>) -> RemoteCallbacks<'a> {
     cb
 }
 
-fn clone(url: &str, branch: Option<&str>, into: &FsPath) -> Result<Repository, BumpError> {
+/// The paths the edits touch (`None`: the whole tree, for an `image` edit over it).
+/// Only these are checked out: writing 10,000 files nobody edits dominates a bump.
+fn edited_paths(edits: &[Edit]) -> Option<Vec<String>> {
+    let mut paths = Vec::new();
+    for e in edits {
+        match e {
+            Edit::Set { file, .. } => paths.push(file.clone()),
+            Edit::Image { files, .. } => {
+                if files.iter().any(|f| f.is_empty() || f == ".") {
+                    return None;
+                }
+                paths.extend(files.iter().cloned());
+            }
+        }
+    }
+    Some(paths)
+}
+
+fn checkout_builder(paths: Option<&[String]>) -> git2::build::CheckoutBuilder<'static> {
+    let mut co = git2::build::CheckoutBuilder::new();
+    co.force();
+    if let Some(paths) = paths {
+        for p in paths {
+            co.path(p.trim_end_matches('/'));
+        }
+    }
+    co
+}
+
+fn clone(url: &str, branch: Option<&str>, into: &FsPath, paths: Option<&[String]>) -> Result<Repository, BumpError> {
     if is_local(url) && !FsPath::new(url).exists() {
         return Err(BumpError::Git(format!("the repository {url} does not exist")));
     }
@@ -112,6 +141,7 @@ fn clone(url: &str, branch: Option<&str>, into: &FsPath) -> Result<Repository, B
     }
     let mut b = git2::build::RepoBuilder::new();
     b.fetch_options(fo);
+    b.with_checkout(checkout_builder(paths));
     if let Some(br) = branch {
         b.branch(br);
     }
@@ -216,9 +246,19 @@ fn value_text(v: &NewValue) -> String {
     }
 }
 
-fn diff(repo: &Repository) -> Result<String, BumpError> {
+/// The unified diff of the edited files only: a whole-tree diff against the work tree
+/// is quadratic in libgit2 (every file is looked up in the tree by path).
+fn diff(repo: &Repository, changes: &[Change]) -> Result<String, BumpError> {
+    if changes.is_empty() {
+        return Ok(String::new());
+    }
     let head = repo.head().and_then(|h| h.peel_to_tree()).map_err(git_err("cannot read HEAD"))?;
-    let d = repo.diff_tree_to_workdir(Some(&head), None).map_err(git_err("cannot diff"))?;
+    let mut opts = git2::DiffOptions::new();
+    opts.disable_pathspec_match(true);
+    for c in changes {
+        opts.pathspec(&c.file);
+    }
+    let d = repo.diff_tree_to_workdir(Some(&head), Some(&mut opts)).map_err(git_err("cannot diff"))?;
     let mut out = String::new();
     d.print(git2::DiffFormat::Patch, |_, _, line| {
         let prefix = match line.origin() {
@@ -234,7 +274,12 @@ fn diff(repo: &Repository) -> Result<String, BumpError> {
 }
 
 fn commit(repo: &Repository, changes: &[Change], opts: &BumpOptions) -> Result<git2::Oid, BumpError> {
+    let parent = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err("cannot read HEAD"))?;
+    // The index starts from HEAD's whole tree, never from the (partial) checkout.
     let mut index = repo.index().map_err(git_err("cannot open the index"))?;
+    index
+        .read_tree(&parent.tree().map_err(git_err("cannot read HEAD's tree"))?)
+        .map_err(git_err("cannot load the tree"))?;
     let mut files: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
     files.dedup();
     for f in files {
@@ -244,7 +289,6 @@ fn commit(repo: &Repository, changes: &[Change], opts: &BumpOptions) -> Result<g
     let tree = repo
         .find_tree(index.write_tree().map_err(git_err("cannot write the tree"))?)
         .map_err(git_err("cannot read the tree"))?;
-    let parent = repo.head().and_then(|h| h.peel_to_commit()).map_err(git_err("cannot read HEAD"))?;
     let sig = Signature::now(&opts.author.0, &opts.author.1).map_err(git_err("bad author"))?;
     let mut message = opts.message.clone();
     message.push_str("\n\n");
@@ -287,7 +331,7 @@ fn push(repo: &Repository, branch: &str) -> Result<bool, BumpError> {
 }
 
 /// Fetches `branch` and resets the work tree to it (the edits are then applied again).
-fn reset_to_remote(repo: &Repository, url: &str, branch: &str) -> Result<(), BumpError> {
+fn reset_to_remote(repo: &Repository, url: &str, branch: &str, paths: Option<&[String]>) -> Result<(), BumpError> {
     let tries = std::cell::Cell::new(0);
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(callbacks(&tries));
@@ -302,13 +346,15 @@ fn reset_to_remote(repo: &Repository, url: &str, branch: &str) -> Result<(), Bum
         .find_reference(&format!("refs/remotes/origin/{branch}"))
         .and_then(|r| r.peel_to_commit())
         .map_err(git_err("cannot read the new tip"))?;
-    repo.reset(tip.as_object(), git2::ResetType::Hard, None).map_err(git_err("cannot reset"))
+    repo.reset(tip.as_object(), git2::ResetType::Hard, Some(&mut checkout_builder(paths)))
+        .map_err(git_err("cannot reset"))
 }
 
 /// The whole bump in a scratch folder under `workdir`.
 pub fn bump(opts: &BumpOptions, workdir: &FsPath) -> Result<BumpResult, BumpError> {
     let dir: PathBuf = workdir.join("repo");
-    let repo = clone(&opts.repo, opts.branch.as_deref(), &dir)?;
+    let paths = edited_paths(&opts.edits);
+    let repo = clone(&opts.repo, opts.branch.as_deref(), &dir, paths.as_deref())?;
     let branch = match &opts.branch {
         Some(b) => b.clone(),
         None => repo.head().ok().and_then(|h| h.shorthand().ok().map(str::to_owned)).unwrap_or_else(|| "main".into()),
@@ -316,7 +362,7 @@ pub fn bump(opts: &BumpOptions, workdir: &FsPath) -> Result<BumpResult, BumpErro
     let mut attempt = 1;
     loop {
         let changes = apply_edits(&dir, &opts.edits)?;
-        let patch = diff(&repo)?;
+        let patch = diff(&repo, &changes)?;
         if changes.is_empty() || opts.dry_run {
             return Ok(BumpResult { commit: None, changes, attempts: attempt, diff: patch });
         }
@@ -334,7 +380,7 @@ pub fn bump(opts: &BumpOptions, workdir: &FsPath) -> Result<BumpResult, BumpErro
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
         let base = 100u64 << attempt.min(5);
         std::thread::sleep(Duration::from_millis(base + u64::from(nanos) % base));
-        reset_to_remote(&repo, &opts.repo, &branch)?;
+        reset_to_remote(&repo, &opts.repo, &branch, paths.as_deref())?;
         attempt += 1;
     }
 }

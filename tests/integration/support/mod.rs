@@ -1,6 +1,7 @@
 //! Test harness: the real `shipgate` binary in a temp dir, and real services on
 //! loopback ports.
 
+pub mod http_git;
 pub mod service;
 
 use std::path::{Path, PathBuf};
