@@ -375,7 +375,9 @@ pub fn bump(opts: &BumpOptions, workdir: &FsPath) -> Result<BumpResult, BumpErro
                 "the push to {branch} was rejected {attempt} times (others keep pushing); giving up"
             )));
         }
-        // Someone pushed first: start again from their tip.
+        // Someone pushed first: start again from their tip. Exponential backoff with
+        // jitter (200 ms doubling to 3.2 s, plus up to as much again) spreads racers out;
+        // shorter delays were measured to make more racers run out of attempts.
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
         let base = 100u64 << attempt.min(5);
