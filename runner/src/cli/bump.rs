@@ -79,12 +79,9 @@ pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
         dry_run: a.dry_run,
         max_attempts: 10,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match super::runtime(g) {
         Ok(rt) => rt,
-        Err(e) => {
-            error(g, &format!("cannot start the async runtime: {e}"), None);
-            return ExitCode::Infrastructure;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(run_bump(opts)) {
         Ok(r) => {

@@ -37,6 +37,14 @@ pub(crate) struct Global {
     pub quiet: bool,
 }
 
+/// The async runtime for a command; an error is printed and mapped to exit 3.
+pub(crate) fn runtime(g: &Global) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        error(g, &format!("cannot start the async runtime: {e}"), None);
+        ExitCode::Infrastructure
+    })
+}
+
 /// Prints an error (masked) with an optional hint to stderr.
 pub(crate) fn error(g: &Global, message: &str, help: Option<&str>) {
     let (r0, r1) = g.style.red();

@@ -19,12 +19,9 @@ pub(crate) fn show(g: &Global, file: &std::path::Path, format: Format) -> ExitCo
         Ok(r) => r,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::runtime(g) {
         Ok(rt) => rt,
-        Err(e) => {
-            error(g, &format!("cannot start the async runtime: {e}"), None);
-            return ExitCode::Infrastructure;
-        }
+        Err(code) => return code,
     };
     let plan = match runtime.block_on(crate::plan::build(&p, &r)) {
         Ok(plan) => plan,

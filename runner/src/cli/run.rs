@@ -42,12 +42,9 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> ExitCode {
             }
         })
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::runtime(g) {
         Ok(rt) => rt,
-        Err(e) => {
-            error(g, &format!("cannot start the async runtime: {e}"), None);
-            return ExitCode::Infrastructure;
-        }
+        Err(code) => return code,
     };
     let opts = ExecOptions { jobs, grace: a.grace_period, fail_fast: a.fail_fast };
     let summary = runtime.block_on(async {

@@ -22,12 +22,9 @@ pub(crate) fn sync(g: &Global, a: SyncArgs) -> ExitCode {
         allow_http: a.allow_http,
         region: a.region,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::runtime(g) {
         Ok(rt) => rt,
-        Err(e) => {
-            error(g, &format!("cannot start the async runtime: {e}"), None);
-            return ExitCode::Infrastructure;
-        }
+        Err(code) => return code,
     };
     let quiet = g.quiet;
     let progress = move |line: String| {

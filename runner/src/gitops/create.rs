@@ -3,7 +3,7 @@
 //! endings. Nothing else moves.
 
 use super::path::{DocSelector, Path, Segment};
-use super::yaml_edit::{EditError, Kind, NewValue, Node, edit_scalar, parse, render};
+use super::yaml_edit::{EditError, Kind, NewValue, Node, byte_offset, edit_scalar, parse, render};
 
 /// The largest char index of any scalar inside `node`.
 fn last_char(node: &Node) -> Option<usize> {
@@ -89,9 +89,8 @@ pub fn set_or_create(src: &str, doc: &DocSelector, path: &Path, value: &NewValue
         }
     }
     let at = after.unwrap_or(chars.len());
-    let byte: usize = chars[..at].iter().map(|c| c.len_utf8()).sum();
     let mut text = src.to_owned();
-    text.insert_str(byte, &lines);
+    text.insert_str(byte_offset(&chars, at), &lines);
     // Read back through the normal path.
     let (_, o) = edit_scalar(&text, doc, path, value)
         .map_err(|e| EditError::Verify { path: path.to_string(), why: e.to_string() })?;

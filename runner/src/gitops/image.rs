@@ -5,7 +5,7 @@
 
 use saphyr_parser::ScalarStyle;
 
-use super::yaml_edit::{EditError, Kind, NewValue, Node, Outcome, parse, render};
+use super::yaml_edit::{EditError, Kind, NewValue, Node, Outcome, byte_offset, parse, render};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageVersion {
@@ -111,9 +111,8 @@ pub fn set_image(src: &str, edit: &ImageEdit) -> Result<(String, Vec<Outcome>), 
     spans.sort_by_key(|s| std::cmp::Reverse(s.0));
     spans.dedup_by_key(|s| s.0);
     let mut text = src.to_owned();
-    let byte = |ci: usize| chars[..ci].iter().map(|c| c.len_utf8()).sum::<usize>();
     for (start, end, rendered) in spans {
-        text.replace_range(byte(start)..byte(end), &rendered);
+        text.replace_range(byte_offset(&chars, start)..byte_offset(&chars, end), &rendered);
     }
     // Read back: every reference now holds the new value.
     let new_chars: Vec<char> = text.chars().collect();

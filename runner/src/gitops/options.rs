@@ -70,10 +70,10 @@ pub struct ImageWith {
 /// A `set:` value keeps its YAML type: `3` and `true` as written, everything else text.
 pub fn new_value(node: &Node) -> Result<NewValue, String> {
     match &node.kind {
-        NodeKind::Scalar(s, ScalarStyle::Plain) => Ok(match crate::yaml::__plain_typing::typed(s) {
-            Some(Ok(i)) => NewValue::Int(i),
-            Some(Err(b)) => NewValue::Bool(b),
-            None => NewValue::Str(s.clone()),
+        NodeKind::Scalar(s, ScalarStyle::Plain) => Ok(match crate::yaml::plain_scalar(s) {
+            crate::yaml::Plain::Int(i) => NewValue::Int(i),
+            crate::yaml::Plain::Bool(b) => NewValue::Bool(b),
+            _ => NewValue::Str(s.clone()),
         }),
         NodeKind::Scalar(s, _) => Ok(NewValue::Str(s.clone())),
         NodeKind::Null => Err("a value is required (null cannot be written)".into()),

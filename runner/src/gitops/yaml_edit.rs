@@ -92,6 +92,11 @@ impl Node {
     }
 }
 
+/// The byte offset of char index `ci` (parser spans count chars, strings index bytes).
+pub(super) fn byte_offset(chars: &[char], ci: usize) -> usize {
+    chars[..ci].iter().map(|c| c.len_utf8()).sum()
+}
+
 /// The end (exclusive, in chars) of a quoted scalar starting at `start`: the parser's
 /// span for single-quoted scalars runs on over trailing spaces and comments.
 fn quoted_end(chars: &[char], start: usize, style: ScalarStyle) -> Option<usize> {
@@ -251,7 +256,6 @@ fn find<'a>(root: &'a Node, path: &Path) -> Result<&'a Node, EditError> {
 
 /// A value that reads back as the same string when written plain.
 fn plain_safe(s: &str) -> bool {
-    use crate::yaml::__plain_typing as typing;
     if s.is_empty() || s.trim() != s || s.contains(['\n', '\r', '\t']) || s.chars().any(char::is_control) {
         return false;
     }
@@ -262,7 +266,7 @@ fn plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains([',', '[', ']', '{', '}']) {
         return false;
     }
-    if !typing::is_string(s) {
+    if !matches!(crate::yaml::plain_scalar(s), crate::yaml::Plain::Str) {
         return false;
     }
     // YAML 1.1 readers (many tools still are) take these as booleans, dates or numbers.
@@ -344,8 +348,7 @@ pub fn edit_scalar(
     if unchanged {
         return Ok((src.to_owned(), outcome(value.text(), false)));
     }
-    let byte = |ci: usize| chars[..ci].iter().map(|c| c.len_utf8()).sum::<usize>();
-    let (b0, b1) = (byte(*start), byte(*end));
+    let (b0, b1) = (byte_offset(&chars, *start), byte_offset(&chars, *end));
     let mut text = String::with_capacity(src.len() + 16);
     text.push_str(&src[..b0]);
     text.push_str(&render(value, *style));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::model::Pipeline;
 use super::raw::RawPipeline;
-use super::validate::validate;
+use super::validate::{Damaged, validate};
 use crate::diag::{Diagnostic, FileDiagnostics};
 use crate::yaml::{NodeKind, Pos, Span, deserialize_all, parse_documents};
 
@@ -67,7 +67,7 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
     let (raw, errors) = deserialize_all::<RawPipeline>(root);
     // Steps whose mapping held a type error: later checks must not pile on (a step whose
     // bad `run:` was dropped is not also "missing `run:`").
-    let mut damaged: HashSet<String> = match root.get("steps").map(|s| &s.kind) {
+    let damaged: HashSet<String> = match root.get("steps").map(|s| &s.kind) {
         Some(NodeKind::Map(pairs)) => pairs
             .iter()
             .filter(|(_, v)| {
@@ -82,9 +82,6 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
         NodeKind::Map(pairs) => errors.iter().any(|e| pairs.iter().any(|(k, _)| e.span == Some(k.span))),
         _ => false,
     };
-    if top_damaged {
-        damaged.insert(String::new());
-    }
     for e in errors {
         let help = e.help.or_else(|| Some("see schemas/pipeline.schema.json for the expected shape".into()));
         diags.items.push(Diagnostic::error(e.span.unwrap_or(root.span), e.message).with_help_opt(help));
@@ -93,7 +90,7 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
         diags.sort();
         return Err(diags);
     };
-    let (pipeline, items) = validate(raw, path, source, root.span, &damaged);
+    let (pipeline, items) = validate(raw, path, source, root.span, &Damaged { steps: damaged, top_level: top_damaged });
     diags.items.extend(items);
     diags.sort();
     match pipeline {

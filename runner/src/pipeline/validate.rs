@@ -22,9 +22,19 @@ pub fn is_secret_name(name: &str) -> bool {
         || matches!(upper.as_str(), "TOKEN" | "PASSWORD" | "SECRET")
 }
 
+/// Where type errors were already reported, so that later checks do not pile on
+/// (a step whose bad `run:` was dropped is not also "missing `run:`").
+#[derive(Debug, Default)]
+pub struct Damaged {
+    /// Steps whose mapping held a type error.
+    pub steps: HashSet<String>,
+    /// A top-level key was unknown or mistyped (it may explain a missing `steps`).
+    pub top_level: bool,
+}
+
 struct Cx<'a> {
     source: &'a str,
-    damaged: &'a HashSet<String>,
+    damaged: &'a Damaged,
     diags: Vec<Diagnostic>,
 }
 
@@ -89,13 +99,13 @@ pub fn validate(
     path: &Path,
     source: Arc<str>,
     root_span: Span,
-    damaged: &HashSet<String>,
+    damaged: &Damaged,
 ) -> (Option<Pipeline>, Vec<Diagnostic>) {
     let mut cx = Cx { source: &source, diags: Vec::new(), damaged };
     let top = Span::new(root_span.start, root_span.start);
 
     match &raw.version {
-        None if cx.damaged.contains("") => {}
+        None if cx.damaged.top_level => {}
         None => cx.err(top, "missing key `version`", Some("add `version: 1` at the top of the file".into())),
         Some(v) if v.value != 1 => cx.err(
             v.span,
@@ -141,8 +151,7 @@ pub fn validate(
     }
 
     let Some(raw_steps) = raw.steps else {
-        // (`damaged` holds "" when a top-level key was already reported.)
-        if !cx.damaged.contains("") {
+        if !cx.damaged.top_level {
             cx.err(top, "missing key `steps`", Some("add `steps:` with at least one step".into()));
         }
         return (None, cx.diags);
@@ -284,7 +293,7 @@ fn check_ref(
                 Action::Run { .. } => steps[target].outputs.iter().map(String::as_str).collect(),
                 Action::Uses { kind, .. } => kind.outputs().to_vec(),
             };
-            if !declared.contains(&output.as_str()) && !cx.damaged.contains(ids[target]) {
+            if !declared.contains(&output.as_str()) && !cx.damaged.steps.contains(ids[target]) {
                 let help = match suggest::closest(output, declared.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None if declared.is_empty() => {
@@ -323,7 +332,7 @@ fn step(
             );
             None
         }
-        (None, None) if cx.damaged.contains(&id.value) => None,
+        (None, None) if cx.damaged.steps.contains(&id.value) => None,
         (None, None) => {
             cx.err(
                 id.span,

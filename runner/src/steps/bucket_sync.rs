@@ -2,22 +2,17 @@
 
 use std::sync::Mutex;
 
-use super::{BoxFuture, Step, StepContext, StepError, StepKind};
+use super::{BoxFuture, Step, StepContext, StepError, StepKind, read_options};
 use crate::bucket::job::{self, SyncOptions};
 use crate::bucket::{BucketError, Location};
 use crate::diag::Diagnostic;
 use crate::exec::process::Stream;
-use crate::yaml::{DeError, Node, Span, deserialize_all};
+use crate::yaml::{Node, Span};
 
 #[derive(Debug)]
 pub struct BucketSync;
 
 pub const OUTPUTS: &[&str] = &["uploaded", "deleted", "unchanged", "bytes", "requests"];
-
-fn de_diag(e: DeError, at: Span) -> Diagnostic {
-    Diagnostic::error(e.span.unwrap_or(at), format!("bucket.sync: {}", e.message))
-        .with_help(e.help.unwrap_or_else(|| "see `shipgate sync --help` for the options".into()))
-}
 
 impl StepKind for BucketSync {
     fn name(&self) -> &'static str {
@@ -35,8 +30,7 @@ impl StepKind for BucketSync {
                     .with_help("e.g. `with: { from: dags/, to: \"gs://composer-bucket/dags\" }`"),
             ];
         };
-        let (opts, errors) = deserialize_all::<SyncOptions>(with);
-        let mut diags: Vec<Diagnostic> = errors.into_iter().map(|e| de_diag(e, with.span)).collect();
+        let (opts, mut diags) = read_options::<SyncOptions>("bucket.sync", "sync", with);
         let Some(opts) = opts else { return diags };
         // Literal values can be checked now; templated ones when the step runs.
         let span_of = |key: &str| with.get(key).map_or(with.span, |n| n.span);
@@ -77,10 +71,9 @@ impl StepKind for BucketSync {
     fn build(&self, with: Option<&Node>) -> Result<Box<dyn Step>, Vec<Diagnostic>> {
         let at = with.map(|w| w.span).unwrap_or_default();
         let Some(with) = with else { return Err(self.validate(None, at)) };
-        let (opts, errors) = deserialize_all::<SyncOptions>(with);
-        match opts {
-            Some(opts) if errors.is_empty() => Ok(Box::new(SyncStep { opts })),
-            _ => Err(errors.into_iter().map(|e| de_diag(e, at)).collect()),
+        match read_options::<SyncOptions>("bucket.sync", "sync", with) {
+            (Some(opts), diags) if diags.is_empty() => Ok(Box::new(SyncStep { opts })),
+            (_, diags) => Err(diags),
         }
     }
 }

@@ -1,21 +1,16 @@
 //! `uses: gitops.bump` — edit the GitOps repository and push (see `crate::gitops`).
 
-use super::{BoxFuture, Step, StepContext, StepError, StepKind};
+use super::{BoxFuture, Step, StepContext, StepError, StepKind, read_options};
 use crate::diag::Diagnostic;
 use crate::exec::process::Stream;
 use crate::gitops::options::BumpWith;
 use crate::gitops::repo::{BumpError, BumpOptions, BumpResult, bump, redact};
-use crate::yaml::{DeError, Node, Span, deserialize_all};
+use crate::yaml::{Node, Span};
 
 #[derive(Debug)]
 pub struct GitopsBump;
 
 pub const OUTPUTS: &[&str] = &["commit", "changed", "attempts"];
-
-fn de_diag(e: DeError, at: Span) -> Diagnostic {
-    Diagnostic::error(e.span.unwrap_or(at), format!("gitops.bump: {}", e.message))
-        .with_help(e.help.unwrap_or_else(|| "see `shipgate bump --help` for the options".into()))
-}
 
 impl StepKind for GitopsBump {
     fn name(&self) -> &'static str {
@@ -32,8 +27,7 @@ impl StepKind for GitopsBump {
                 "e.g. `with: { repo: \"${GITOPS_REPO}\", edits: [{ file: values.yaml, set: { image.tag: v1 } }] }`",
             )];
         };
-        let (opts, errors) = deserialize_all::<BumpWith>(with);
-        let mut diags: Vec<Diagnostic> = errors.into_iter().map(|e| de_diag(e, with.span)).collect();
+        let (opts, mut diags) = read_options::<BumpWith>("gitops.bump", "bump", with);
         if let Some(opts) = opts {
             if let Err(problems) = opts.to_options() {
                 for p in problems {
@@ -54,10 +48,8 @@ impl StepKind for GitopsBump {
     fn build(&self, with: Option<&Node>) -> Result<Box<dyn Step>, Vec<Diagnostic>> {
         let at = with.map(|w| w.span).unwrap_or_default();
         let Some(with) = with else { return Err(self.validate(None, at)) };
-        let (opts, errors) = deserialize_all::<BumpWith>(with);
-        let Some(opts) = opts.filter(|_| errors.is_empty()) else {
-            return Err(errors.into_iter().map(|e| de_diag(e, at)).collect());
-        };
+        let (opts, diags) = read_options::<BumpWith>("gitops.bump", "bump", with);
+        let Some(opts) = opts.filter(|_| diags.is_empty()) else { return Err(diags) };
         match opts.to_options() {
             Ok(o) => Ok(Box::new(BumpStep { opts: o })),
             Err(p) => Err(p.into_iter().map(|m| Diagnostic::error(at, m)).collect()),

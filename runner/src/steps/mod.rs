@@ -49,6 +49,24 @@ impl fmt::Debug for dyn StepKind {
     }
 }
 
+/// Reads a kind's typed `with:` options, every error as a diagnostic with its span
+/// (the value read from what was left comes back too, for further checks).
+pub(crate) fn read_options<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    command: &str,
+    with: &Node,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let (opts, errors) = crate::yaml::deserialize_all::<T>(with);
+    let diags: Vec<Diagnostic> = errors
+        .into_iter()
+        .map(|e| {
+            Diagnostic::error(e.span.unwrap_or(with.span), format!("{kind}: {}", e.message))
+                .with_help(e.help.unwrap_or_else(|| format!("see `shipgate {command} --help` for the options")))
+        })
+        .collect();
+    (opts, diags)
+}
+
 /// The `uses:` kinds this build knows. Capabilities register here as they land.
 pub fn kinds() -> &'static [&'static dyn StepKind] {
     &[&bucket_sync::BucketSync, &gitops_bump::GitopsBump]
