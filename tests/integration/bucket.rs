@@ -466,3 +466,33 @@ fn gcs_credentials_are_checked_before_any_request() {
     assert!(bad.stderr.contains("cannot configure gs://composer-bucket/dags"), "{}", bad.stderr);
     assert!(!bad.stderr.contains(key), "the private key leaked: {}", bad.stderr);
 }
+
+#[test]
+fn regression_relative_file_destination_with_missing_parents_stays_in_its_folder() {
+    // `file://out/deep/bucket` from a folder where `out/` does not exist yet: the
+    // destination once collapsed to the working directory itself (an empty prefix).
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "dags/a.py", "x = 1\n");
+    write(dir.path(), "keep/me.txt", "not part of any bucket\n");
+    let sync =
+        || run(shipgate(dir.path()).args(["sync", "dags", "file://out/deep/bucket", "--delete", "--format", "json"]));
+    let plan = run(shipgate(dir.path()).args([
+        "sync",
+        "dags",
+        "file://out/deep/bucket",
+        "--delete",
+        "--dry-run",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(summary(&plan)["deletes"], serde_json::json!([]), "the plan reached outside the destination");
+    assert!(!dir.path().join("out").exists(), "planning created the folder");
+    let first = sync();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(summary(&first)["uploaded"], 1);
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/deep/bucket/a.py")).expect("synced"), "x = 1\n");
+    assert!(dir.path().join("keep/me.txt").exists() && dir.path().join("dags/a.py").exists());
+    let again = sync();
+    assert_eq!((summary(&again)["unchanged"].as_u64(), summary(&again)["deleted"].as_u64()), (Some(1), Some(0)));
+}

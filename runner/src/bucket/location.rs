@@ -91,15 +91,14 @@ impl Location {
         if self.scheme != Scheme::File {
             return self.clone();
         }
-        let full = std::path::Path::new(&self.bucket);
-        let mut root = full;
+        // Absolute first: walking up a relative path ends at "" and the remainder would be
+        // lost — the working directory itself would become the bucket.
+        let full = std::path::absolute(&self.bucket).unwrap_or_else(|_| std::path::PathBuf::from(&self.bucket));
+        let mut root = full.as_path();
         while !root.is_dir() {
             match root.parent() {
-                Some(p) if !p.as_os_str().is_empty() => root = p,
-                _ => {
-                    root = std::path::Path::new(".");
-                    break;
-                }
+                Some(p) => root = p,
+                None => break,
             }
         }
         let rest = full.strip_prefix(root).map(|r| r.to_string_lossy().replace('\\', "/")).unwrap_or_default();
