@@ -54,10 +54,10 @@ pub async fn execute_plan(
         }))
         .buffer_unordered(concurrency.max(1))
         .map(|r| {
-            if let Ok(n) = &r {
-                if *n == total || n % 100 == 0 {
-                    progress(format!("uploaded {n}/{total} files"));
-                }
+            if let Ok(n) = &r
+                && (*n == total || n % 100 == 0)
+            {
+                progress(format!("uploaded {n}/{total} files"));
             }
             r.map(|_| ())
         })

@@ -93,10 +93,10 @@ where
         };
         let Some(node) = ids.remove(&id) else { continue };
         results[node] = Some(NodeResult::Ran(outcome));
-        if outcome == (Outcome::Failed { fatal: true }) {
-            if let Some(abort) = abort {
-                abort.abort();
-            }
+        if outcome == (Outcome::Failed { fatal: true })
+            && let Some(abort) = abort
+        {
+            abort.abort();
         }
         // Release or block the dependents; blocking spreads transitively.
         let mut done = vec![(node, outcome.unblocks())];

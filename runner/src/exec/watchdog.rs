@@ -49,10 +49,10 @@ fn pipe() -> Option<&'static Mutex<ChildStdin>> {
 }
 
 fn send(line: &str) {
-    if let Some(p) = pipe() {
-        if let Ok(mut w) = p.lock() {
-            let _ = w.write_all(line.as_bytes());
-        }
+    if let Some(p) = pipe()
+        && let Ok(mut w) = p.lock()
+    {
+        let _ = w.write_all(line.as_bytes());
     }
 }
 

@@ -138,14 +138,14 @@ pub fn validate(
                 Some("`secrets:` lists names of environment variables".into()),
             );
         }
-        if let Some((_, t, v)) = env.iter().find(|(n, ..)| n == &s.value) {
-            if t.is_literal() {
-                cx.err(
-                    v.span,
-                    format!("secret `{}` has a literal value in the pipeline file", s.value),
-                    Some("secrets come from the CI environment; remove the value from `env:`".into()),
-                );
-            }
+        if let Some((_, t, v)) = env.iter().find(|(n, ..)| n == &s.value)
+            && t.is_literal()
+        {
+            cx.err(
+                v.span,
+                format!("secret `{}` has a literal value in the pipeline file", s.value),
+                Some("secrets come from the CI environment; remove the value from `env:`".into()),
+            );
         }
         secrets.push(s.value.clone());
     }

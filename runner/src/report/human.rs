@@ -104,20 +104,20 @@ impl Reporter for HumanReporter {
                     StepStatus::Cancelled => ("■", s.yellow(), format!("{} cancelled — {msg}", r.id)),
                 };
                 let failed = r.status == StepStatus::Failed;
-                if let Some(lines) = self.buffers.remove(&r.id) {
-                    if !lines.is_empty() {
-                        let name = section_name(&r.id);
-                        let collapsed = if failed { "false" } else { "true" };
-                        self.line(&format!(
-                            "\x1b[0Ksection_start:{}:{name}[collapsed={collapsed}]\r\x1b[0K{} output",
-                            unix_now(),
-                            r.id
-                        ));
-                        for l in lines {
-                            self.line(&l);
-                        }
-                        self.line(&format!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K", unix_now()));
+                if let Some(lines) = self.buffers.remove(&r.id)
+                    && !lines.is_empty()
+                {
+                    let name = section_name(&r.id);
+                    let collapsed = if failed { "false" } else { "true" };
+                    self.line(&format!(
+                        "\x1b[0Ksection_start:{}:{name}[collapsed={collapsed}]\r\x1b[0K{} output",
+                        unix_now(),
+                        r.id
+                    ));
+                    for l in lines {
+                        self.line(&l);
                     }
+                    self.line(&format!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K", unix_now()));
                 }
                 if !self.quiet || failed {
                     self.line(&format!("{}{mark}{} {text}", paint.0, paint.1));
