@@ -68,7 +68,7 @@ fn time(f: impl FnOnce()) -> Duration {
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 fn main() {
@@ -87,6 +87,7 @@ fn main() {
     );
     let bin = env!("CARGO_BIN_EXE_shipgate");
     let (mut sg, mut script) = (Vec::new(), Vec::new());
+    // ROUNDS=0: only the concurrent bumps.
     for r in 0..rounds {
         let file = format!("apps/app-{:05}/values.yaml", r * 13);
         sg.push(time(|| {
@@ -110,14 +111,6 @@ fn main() {
         let _ = std::fs::remove_dir_all(&work);
     }
     let (a, b) = (median(sg), median(script));
-    println!(
-        "median per bump: shipgate {:.2}s, clone+yq+commit+push script {:.2}s → script/shipgate = {:.2}x",
-        a.as_secs_f64(),
-        b.as_secs_f64(),
-        b.as_secs_f64() / a.as_secs_f64()
-    );
-
-    // What each left in the file: shipgate changes one line; yq rewrites the document.
     let show = |rev: &str, file: &str| {
         let out = Command::new("git")
             .arg("--git-dir")
@@ -127,14 +120,25 @@ fn main() {
             .expect("git show");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let last = format!("apps/app-{:05}/values.yaml", (rounds - 1) * 13);
-    println!("file after the script's yq edit:\n{}", show("main", &last));
+    if rounds > 0 {
+        println!(
+            "median per bump: shipgate {:.2}s, clone+yq+commit+push script {:.2}s → script/shipgate = {:.2}x",
+            a.as_secs_f64(),
+            b.as_secs_f64(),
+            b.as_secs_f64() / a.as_secs_f64()
+        );
+
+        // What each left in the file: shipgate changes one line; yq rewrites the document.
+        let last = format!("apps/app-{:05}/values.yaml", (rounds - 1) * 13);
+        println!("file after the script's yq edit:\n{}", show("main", &last));
+    }
 
     let start = Instant::now();
     let children: Vec<_> = (0..20)
         .map(|i| {
             Command::new(bin)
-                .args(["bump", &url, "--set", &format!("apps/app-{:05}/values.yaml:image.tag=c{i}", 100 + i), "-q"])
+                .args(["bump", &url, "--set", &format!("apps/app-{:05}/values.yaml:image.tag=c{i}", 100 + i)])
+                .args(if std::env::var_os("TRACE").is_some() { ["-v"] } else { ["-q"] })
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -146,6 +150,8 @@ fn main() {
         let out = c.wait_with_output().expect("wait");
         if !out.status.success() {
             failed += 1;
+        }
+        if !out.status.success() || std::env::var_os("TRACE").is_some() {
             eprintln!("{}", String::from_utf8_lossy(&out.stderr));
         }
     }
@@ -158,5 +164,9 @@ fn main() {
         wall.as_secs_f64()
     );
     drop(daemon);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

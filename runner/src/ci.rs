@@ -70,11 +70,11 @@ impl CiContext {
             "local"
         };
         values.insert("provider", provider.into());
-        if !values.contains_key("commit_short_sha") {
-            if let Some(sha) = values.get("commit_sha") {
-                let short: String = sha.chars().take(8).collect();
-                values.insert("commit_short_sha", short);
-            }
+        if !values.contains_key("commit_short_sha")
+            && let Some(sha) = values.get("commit_sha")
+        {
+            let short: String = sha.chars().take(8).collect();
+            values.insert("commit_short_sha", short);
         }
         // Jenkins multibranch sets BRANCH_NAME=PR-12 for pull requests and CHANGE_ID.
         let is_mr = values.contains_key("merge_request_iid") || get("GITHUB_BASE_REF").is_some();
@@ -84,12 +84,11 @@ impl CiContext {
         if provider == "jenkins" && !values.contains_key("pipeline_source") {
             values.insert("pipeline_source", "push".into());
         }
-        if let Some(b) = values.get_mut("branch") {
-            if provider == "jenkins" {
-                if let Some(stripped) = b.strip_prefix("origin/") {
-                    *b = stripped.to_owned();
-                }
-            }
+        if let Some(b) = values.get_mut("branch")
+            && provider == "jenkins"
+            && let Some(stripped) = b.strip_prefix("origin/")
+        {
+            *b = stripped.to_owned();
         }
         values.insert("is_merge_request", is_mr.to_string());
         CiContext { values }

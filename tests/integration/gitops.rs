@@ -8,18 +8,18 @@ use shipgate::gitops::{DocSelector, NewValue, Path as YamlPath};
 
 use crate::support::service::git_daemon;
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out =
         Command::new("git").current_dir(dir).args(args).env("GIT_CONFIG_NOSYSTEM", "1").output().expect("git runs");
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-const VALUES: &str =
+pub(crate) const VALUES: &str =
     "# shop-api values\nimage:\n  repository: reg.example.com/shop/api # repo\n  tag: v1  # bumped by CI\n";
 
 /// A bare repository `gitops.git` with `values.yaml` and `keys.yaml` on `main`.
-fn seed(base: &Path, keys: usize) {
+pub(crate) fn seed(base: &Path, keys: usize) {
     let work = tempfile::tempdir().expect("tempdir");
     git(base, &["init", "--bare", "-q", "-b", "main", "gitops.git"]);
     git(work.path(), &["init", "-q", "-b", "main"]);
@@ -49,10 +49,12 @@ fn opts(url: &str, file: &str, path: &str, value: &str) -> BumpOptions {
         author: ("shipgate".into(), "shipgate@example.com".into()),
         dry_run: false,
         max_attempts: 12,
+        merge_request: None,
+        take_turns: true,
     }
 }
 
-fn head_file(base: &Path, file: &str) -> String {
+pub(crate) fn head_file(base: &Path, file: &str) -> String {
     git(&base.join("gitops.git"), &["show", &format!("main:{file}")])
 }
 
@@ -114,10 +116,20 @@ fn bad_paths_and_unreachable_remotes_push_nothing() {
     assert!(matches!(e, BumpError::Git(_)), "{e}");
 }
 
-#[test]
-fn twenty_concurrent_bumps_all_land() {
+/// 20 bumps of 20 keys in one file on one branch, at once; every one must land and the
+/// file must be byte-exact. Returns each bump's number of attempts.
+fn twenty_concurrent_bumps(take_turns: bool) -> Vec<u32> {
     let base = tempfile::tempdir().expect("tempdir");
     seed(base.path(), 20);
+    // History below the clones' shallow boundary: the racers' commits must be pushed
+    // without the objects their depth-1 clones do not have.
+    let work = tempfile::tempdir().expect("tempdir");
+    let bare = base.path().join("gitops.git").display().to_string();
+    git(work.path(), &["clone", "-q", &bare, "w"]);
+    std::fs::write(work.path().join("w/README.md"), "gitops\n").expect("write");
+    git(&work.path().join("w"), &["add", "."]);
+    git(&work.path().join("w"), &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "readme"]);
+    git(&work.path().join("w"), &["push", "-q", "origin", "main"]);
     let daemon = git_daemon(base.path());
     let url = format!("git://{}/gitops.git", daemon.addr());
     let start = std::time::Instant::now();
@@ -126,7 +138,11 @@ fn twenty_concurrent_bumps_all_land() {
             let url = url.clone();
             std::thread::spawn(move || {
                 let w = tempfile::tempdir().expect("tempdir");
-                bump(&opts(&url, "keys.yaml", &format!("keys.k{i:02}"), &format!("v{}", i + 1)), w.path())
+                let o = BumpOptions {
+                    take_turns,
+                    ..opts(&url, "keys.yaml", &format!("keys.k{i:02}"), &format!("v{}", i + 1))
+                };
+                bump(&o, w.path())
             })
         })
         .collect();
@@ -140,8 +156,23 @@ fn twenty_concurrent_bumps_all_land() {
         expected.push_str(&format!("  k{i:02}: v{} # key {i}\n", i + 1));
     }
     assert_eq!(keys, expected, "a bump was lost or the file was reformatted");
-    assert_eq!(git(&base.path().join("gitops.git"), &["rev-list", "--count", "main"]).trim(), "21");
-    eprintln!("20 concurrent bumps landed in {:?}", start.elapsed());
+    assert_eq!(git(&base.path().join("gitops.git"), &["rev-list", "--count", "main"]).trim(), "22");
+    eprintln!("20 concurrent bumps (take_turns: {take_turns}) landed in {:?}", start.elapsed());
+    results.into_iter().map(|r| r.map(|r| r.attempts).unwrap_or_default()).collect()
+}
+
+#[test]
+fn twenty_concurrent_bumps_land_through_push_retries() {
+    // As if on 20 hosts: no turns, so pushes are rejected and re-applied on the new tip.
+    let attempts = twenty_concurrent_bumps(false);
+    assert!(attempts.iter().any(|&a| a > 1), "the racers never collided: {attempts:?}");
+}
+
+#[test]
+fn twenty_concurrent_bumps_on_one_host_take_turns() {
+    // On one host they take turns: each starts from the previous one's commit.
+    let attempts = twenty_concurrent_bumps(true);
+    assert!(attempts.iter().all(|&a| a == 1), "a push was rejected although the racers took turns: {attempts:?}");
 }
 
 #[test]
@@ -208,4 +239,75 @@ fn bump_over_smart_http_with_a_token_and_bounded_auth_retries() {
     let ok = sg("s3cret-token");
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v7 "));
+
+    // A token in the URL works too and is never printed.
+    let with_token = server.url("gitops.git").replacen("://", "://oauth2:s3cret-token@", 1);
+    let out = crate::support::run(crate::support::shipgate(dir.path()).args([
+        "bump",
+        &with_token,
+        "--set",
+        "values.yaml:image.tag=v8",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("s3cret-token") && !out.stderr.contains("s3cret-token"));
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v8 "));
+}
+
+#[test]
+fn bump_over_ssh_with_a_key_from_the_environment_and_a_known_host() {
+    let base = tempfile::tempdir().expect("tempdir");
+    seed(base.path(), 1);
+    let keys = tempfile::tempdir().expect("tempdir");
+    let ssh = crate::support::service::sshd(keys.path());
+    let url = format!("{}{}", ssh.url, base.path().join("gitops.git").display());
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(home.path().join(".ssh")).expect("mkdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bump = |home: &Path, key: &str, tag: &str| {
+        crate::support::run(
+            crate::support::shipgate(dir.path())
+                .args(["bump", &url, "--set", &format!("values.yaml:image.tag={tag}")])
+                .env("HOME", home)
+                .env("GITOPS_SSH_KEY", key),
+        )
+    };
+    let secret_line = ssh.key.lines().nth(1).unwrap_or_default().to_owned();
+
+    // The server is not in known_hosts yet: refused, nothing pushed.
+    let unknown = bump(home.path(), &ssh.key, "v2");
+    assert_eq!(unknown.code, 3, "{}\n{}", unknown.stdout, unknown.stderr);
+    assert!(
+        unknown.stderr.contains("unknown remote ssh hostkey") && unknown.stderr.contains("ssh-keyscan"),
+        "{}",
+        unknown.stderr
+    );
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES);
+
+    std::fs::write(home.path().join(".ssh/known_hosts"), &ssh.known_host).expect("known_hosts");
+    // A key the server does not know: refused after a bounded number of tries.
+    let other = tempfile::tempdir().expect("tempdir");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(other.path().join("k"))
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success());
+    let stranger = std::fs::read_to_string(other.path().join("k")).expect("key");
+    let refused = bump(home.path(), &stranger, "v2");
+    assert_eq!(refused.code, 3, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("rejected authentication"), "{}", refused.stderr);
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES);
+
+    // The right key, given as the variable's text (as CI holds it) without its final newline.
+    let ok = bump(home.path(), ssh.key.trim_end(), "v2");
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v2 "));
+    // A key file path works too.
+    let ok = bump(home.path(), &keys.path().join("user_key").display().to_string(), "v3");
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+    assert_eq!(head_file(base.path(), "values.yaml"), VALUES.replace("tag: v1 ", "tag: v3 "));
+    for r in [&unknown, &refused, &ok] {
+        assert!(!r.stdout.contains(&secret_line) && !r.stderr.contains(&secret_line), "the key leaked");
+    }
+    drop(ssh);
 }

@@ -5,8 +5,9 @@ use std::io::Write;
 use super::args::{BumpArgs, Format};
 use super::{Global, error};
 use crate::exit::ExitCode;
+use crate::gitops::forge::MergeRequestSpec;
 use crate::gitops::image::{ImageEdit, ImageVersion, repository};
-use crate::gitops::options::author;
+use crate::gitops::options::{Mode, author};
 use crate::gitops::repo::{BumpError, BumpOptions, Edit};
 use crate::gitops::{DocSelector, NewValue, Path};
 use crate::steps::gitops_bump::{run_bump, summary};
@@ -52,7 +53,8 @@ fn parse_image(s: &str, files: &[String]) -> Result<Edit, String> {
 }
 
 pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
-    let built: Result<Vec<Edit>, String> = (|| {
+    type Built = (Vec<Edit>, Option<crate::gitops::forge::MergeRequestTarget>);
+    let built: Result<Built, String> = (|| {
         let doc = parse_doc(a.doc.as_deref())?;
         let mut edits = a.sets.iter().map(|s| parse_set(s, &doc, a.create)).collect::<Result<Vec<_>, _>>()?;
         if let Some(img) = &a.image {
@@ -61,9 +63,33 @@ pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
         if edits.is_empty() {
             return Err("nothing to change: give --set or --image".into());
         }
-        Ok(edits)
+        let spec = MergeRequestSpec {
+            forge: a.forge,
+            api_url: a.api_url.clone(),
+            project: a.project.clone(),
+            title: a.title.clone(),
+            labels: a.labels.clone(),
+            name: a.name.clone(),
+        };
+        let mr = match a.mode {
+            Mode::MergeRequest => Some(spec.resolve(&a.repo, a.branch.as_deref(), &edits)?),
+            Mode::Push
+                if spec.forge.is_some()
+                    || spec.api_url.is_some()
+                    || spec.project.is_some()
+                    || spec.title.is_some()
+                    || !spec.labels.is_empty()
+                    || spec.name.is_some() =>
+            {
+                return Err(
+                    "--forge, --api-url, --project, --title, --label and --name need --mode merge-request".into()
+                );
+            }
+            Mode::Push => None,
+        };
+        Ok((edits, mr))
     })();
-    let edits = match built {
+    let (edits, merge_request) = match built {
         Ok(e) => e,
         Err(m) => {
             error(g, &m, Some("see `shipgate bump --help`"));
@@ -78,6 +104,8 @@ pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
         author: author(a.author.as_deref()),
         dry_run: a.dry_run,
         max_attempts: 10,
+        merge_request,
+        take_turns: BumpOptions::take_turns_from_env(),
     };
     let runtime = match super::runtime(g) {
         Ok(rt) => rt,
@@ -107,7 +135,7 @@ pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
                 g,
                 &format!("failed to bump: {m}"),
                 Some(
-                    "check the repository URL, the branch and the credentials (GITOPS_TOKEN, CI_JOB_TOKEN, GITHUB_TOKEN, SSH agent); nothing was pushed",
+                    "check the repository URL, the branch and the credentials (GITOPS_TOKEN, CI_JOB_TOKEN, GITHUB_TOKEN; GITOPS_SSH_KEY or an SSH agent); nothing was pushed",
                 ),
             );
             ExitCode::Infrastructure

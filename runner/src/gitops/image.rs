@@ -41,16 +41,15 @@ fn collect<'a>(node: &'a Node, edit: &ImageEdit, out: &mut Vec<Target<'a>>) {
             let sibling = |key: &str| pairs.iter().find(|(k, _)| k.scalar() == Some(key)).map(|(_, v)| v);
             for (k, v) in pairs {
                 // Container (and other) `image: repo:tag` strings.
-                if k.scalar() == Some("image") {
-                    if let Some(text) = v.scalar() {
-                        if repository(text) == edit.name {
-                            let new = match &edit.version {
-                                ImageVersion::Tag(t) => format!("{}:{t}", edit.name),
-                                ImageVersion::Digest(d) => format!("{}@{d}", edit.name),
-                            };
-                            out.push(Target { node: v, new });
-                        }
-                    }
+                if k.scalar() == Some("image")
+                    && let Some(text) = v.scalar()
+                    && repository(text) == edit.name
+                {
+                    let new = match &edit.version {
+                        ImageVersion::Tag(t) => format!("{}:{t}", edit.name),
+                        ImageVersion::Digest(d) => format!("{}@{d}", edit.name),
+                    };
+                    out.push(Target { node: v, new });
                 }
             }
             // Kustomization `images:` entry (`name`) or Helm values (`repository`).

@@ -1,6 +1,7 @@
 //! GitOps: format-preserving edits of YAML files (the git side comes with `gitops.bump`).
 
 pub mod create;
+pub mod forge;
 pub mod image;
 pub mod options;
 pub mod path;

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::forge::{Forge, MergeRequestSpec};
 use super::image::{ImageEdit, ImageVersion};
 use super::path::{DocSelector, Path};
 use super::repo::{BumpOptions, Edit};
@@ -22,9 +23,12 @@ pub struct BumpWith {
     pub edits: Vec<EditWith>,
     /// Point every reference to an image repository at a new tag or digest.
     pub image: Option<ImageWith>,
-    /// `push` (default). `merge-request` is not available in this build yet.
+    /// `push` (default): commit to `branch`. `merge-request`: push to a branch
+    /// `shipgate/<name>-<hash>` and open (or update) a merge request / pull request.
     #[serde(default)]
     pub mode: Mode,
+    /// Merge-request mode: forge, API URL, project, title, labels (defaults from `repo`).
+    pub merge_request: Option<MergeRequestWith>,
     /// The commit message's first line (the change list and CI source follow).
     pub message: Option<String>,
     /// `Name <email>` (default: the CI user, else `shipgate <shipgate@localhost>`).
@@ -34,12 +38,43 @@ pub struct BumpWith {
     pub create: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     #[default]
     Push,
     MergeRequest,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequestWith {
+    /// `gitlab` or `github` (default: from the repository's host).
+    pub forge: Option<Forge>,
+    /// The API's base URL (default: `https://HOST` for GitLab, `https://api.github.com` for github.com).
+    pub api_url: Option<String>,
+    /// `group/project` (GitLab) or `owner/repo` (GitHub) (default: the repository URL's path).
+    pub project: Option<String>,
+    /// The title (default: the commit message's first line).
+    pub title: Option<String>,
+    /// Labels added to the merge request.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// `<name>` in the branch `shipgate/<name>-<hash>` (default: the image's name, else `bump`).
+    pub name: Option<String>,
+}
+
+impl MergeRequestWith {
+    pub fn spec(&self) -> MergeRequestSpec {
+        MergeRequestSpec {
+            forge: self.forge,
+            api_url: self.api_url.clone(),
+            project: self.project.clone(),
+            title: self.title.clone(),
+            labels: self.labels.clone(),
+            name: self.name.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -87,13 +122,10 @@ pub fn doc_selector(node: Option<&Node>) -> Result<DocSelector, String> {
         NodeKind::Scalar(s, _) => s.parse().map(DocSelector::Index).map_err(|_| format!("`doc: {s}` is not an index")),
         NodeKind::Map(_) => {
             let get = |k: &str| node.get(k).and_then(Node::as_str).map(str::to_owned);
-            if let NodeKind::Map(pairs) = &node.kind {
-                if let Some((k, _)) = pairs.iter().find(|(k, _)| !matches!(k.as_str(), Some("kind" | "name"))) {
-                    return Err(format!(
-                        "unknown key `{}` in `doc` (expected `kind`, `name`)",
-                        k.as_str().unwrap_or("?")
-                    ));
-                }
+            if let NodeKind::Map(pairs) = &node.kind
+                && let Some((k, _)) = pairs.iter().find(|(k, _)| !matches!(k.as_str(), Some("kind" | "name")))
+            {
+                return Err(format!("unknown key `{}` in `doc` (expected `kind`, `name`)", k.as_str().unwrap_or("?")));
             }
             Ok(DocSelector::Object { kind: get("kind"), name: get("name") })
         }
@@ -106,8 +138,8 @@ impl BumpWith {
     pub fn to_options(&self) -> Result<BumpOptions, Vec<String>> {
         let mut errors = Vec::new();
         let mut edits = Vec::new();
-        if self.mode == Mode::MergeRequest {
-            errors.push("`mode: merge-request` is not available in this build yet; use `mode: push`".into());
+        if self.mode == Mode::Push && self.merge_request.is_some() {
+            errors.push("`merge_request` options need `mode: merge-request`".into());
         }
         for e in &self.edits {
             let doc = doc_selector(e.doc.as_ref()).map_err(|m| errors.push(format!("{}: {m}", e.file))).ok();
@@ -146,6 +178,21 @@ impl BumpWith {
         if edits.is_empty() && errors.is_empty() {
             errors.push("nothing to change: give `edits` or `image`".into());
         }
+        let merge_request = match self.mode {
+            Mode::Push => None,
+            Mode::MergeRequest => {
+                let spec = self.merge_request.as_ref().map(MergeRequestWith::spec).unwrap_or_default();
+                match spec.resolve(&self.repo, self.branch.as_deref(), &edits) {
+                    Ok(t) => Some(t),
+                    // `${GITOPS_REPO}` is only known when the step runs; checked again then.
+                    Err(_) if self.repo.contains("${") => None,
+                    Err(m) => {
+                        errors.push(m);
+                        None
+                    }
+                }
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -157,6 +204,8 @@ impl BumpWith {
             author: author(self.author.as_deref()),
             dry_run: false,
             max_attempts: 10,
+            merge_request,
+            take_turns: BumpOptions::take_turns_from_env(),
         })
     }
 }
@@ -175,10 +224,10 @@ fn default_message() -> String {
 
 /// `Name <email>`, else the CI user, else shipgate.
 pub fn author(given: Option<&str>) -> (String, String) {
-    if let Some(a) = given {
-        if let Some((name, rest)) = a.split_once('<') {
-            return (name.trim().to_owned(), rest.trim_end_matches('>').trim().to_owned());
-        }
+    if let Some(a) = given
+        && let Some((name, rest)) = a.split_once('<')
+    {
+        return (name.trim().to_owned(), rest.trim_end_matches('>').trim().to_owned());
     }
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
     match (env("GITLAB_USER_NAME"), env("GITLAB_USER_EMAIL")) {

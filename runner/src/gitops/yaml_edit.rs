@@ -340,6 +340,14 @@ pub fn edit_scalar(
     if chars[*start..*end].contains(&'\n') {
         return Err(refuse("the value spans several lines"));
     }
+    // An empty value (`tag:`) has no bytes of its own to replace; the parser places it
+    // at the start of its line, so writing there would change the key (found by the
+    // fuzz target).
+    if start == end {
+        return Err(refuse(
+            "it is empty (nothing is written after the colon); write a placeholder value such as `\"\"` first",
+        ));
+    }
     let outcome = |new: String, changed| Outcome { old: old.clone(), new, line: target.line, changed };
     let unchanged = match value {
         NewValue::Str(s) => old == s && (*style != ScalarStyle::Plain || plain_safe(s)),
@@ -376,6 +384,16 @@ mod tests {
     fn set(src: &str, path: &str, value: &str) -> Result<String, EditError> {
         edit_scalar(src, &DocSelector::Only, &Path::parse(path).expect("path"), &NewValue::Str(value.into()))
             .map(|(t, _)| t)
+    }
+
+    #[test]
+    fn empty_values_are_refused_not_misplaced() {
+        // Found by the fuzz target: `:` + CR, path `~`, value `~` rewrote the key.
+        for (src, path) in [(":\r", "~"), ("tag:\n", "tag"), ("a: 1\ntag:\r\n", "tag")] {
+            let err = set(src, path, "~").map_err(|e| e.to_string());
+            assert!(err.as_ref().is_err_and(|e| e.contains("it is empty")), "{src:?}: {err:?}");
+        }
+        assert_eq!(set("tag: \"\"\n", "tag", "v2").expect("edit"), "tag: \"v2\"\n");
     }
 
     #[test]

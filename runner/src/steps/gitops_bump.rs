@@ -3,6 +3,7 @@
 use super::{BoxFuture, Step, StepContext, StepError, StepKind, read_options};
 use crate::diag::Diagnostic;
 use crate::exec::process::Stream;
+use crate::gitops::forge::{self, MrAction};
 use crate::gitops::options::BumpWith;
 use crate::gitops::repo::{BumpError, BumpOptions, BumpResult, bump, redact};
 use crate::yaml::{Node, Span};
@@ -10,7 +11,7 @@ use crate::yaml::{Node, Span};
 #[derive(Debug)]
 pub struct GitopsBump;
 
-pub const OUTPUTS: &[&str] = &["commit", "changed", "attempts"];
+pub const OUTPUTS: &[&str] = &["commit", "changed", "attempts", "branch", "merge_request"];
 
 impl StepKind for GitopsBump {
     fn name(&self) -> &'static str {
@@ -28,14 +29,13 @@ impl StepKind for GitopsBump {
             )];
         };
         let (opts, mut diags) = read_options::<BumpWith>("gitops.bump", "bump", with);
-        if let Some(opts) = opts {
-            if let Err(problems) = opts.to_options() {
-                for p in problems {
-                    diags.push(
-                        Diagnostic::error(with.span, format!("gitops.bump: {p}"))
-                            .with_help("see `shipgate bump --help`"),
-                    );
-                }
+        if let Some(opts) = opts
+            && let Err(problems) = opts.to_options()
+        {
+            for p in problems {
+                diags.push(
+                    Diagnostic::error(with.span, format!("gitops.bump: {p}")).with_help("see `shipgate bump --help`"),
+                );
             }
         }
         diags
@@ -62,9 +62,17 @@ pub struct BumpStep {
     pub opts: BumpOptions,
 }
 
-/// Runs a bump on a blocking thread, in a scratch folder removed afterwards.
+/// Runs a bump on a blocking thread, in a scratch folder removed afterwards; in
+/// merge-request mode the forge's token is checked first and the merge request opened
+/// or updated after the push.
 pub async fn run_bump(opts: BumpOptions) -> Result<BumpResult, BumpError> {
-    tokio::task::spawn_blocking(move || {
+    let mr = opts.merge_request.clone().filter(|_| !opts.dry_run);
+    if let Some(mr) = &mr {
+        forge::preflight(mr).await?;
+    }
+    let message = opts.message.clone();
+    let repo = opts.repo.clone();
+    let mut result = tokio::task::spawn_blocking(move || {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let dir = std::env::temp_dir().join(format!("shipgate-bump-{}-{nanos}", std::process::id()));
         let result = bump(&opts, &dir);
@@ -72,18 +80,48 @@ pub async fn run_bump(opts: BumpOptions) -> Result<BumpResult, BumpError> {
         result
     })
     .await
-    .unwrap_or_else(|e| Err(BumpError::Git(format!("the bump stopped: {e}"))))
+    .unwrap_or_else(|e| Err(BumpError::Git(format!("the bump stopped: {e}"))))?;
+    if let (Some(mr), false) = (&mr, result.changes.is_empty()) {
+        let title = mr.title.clone().unwrap_or_else(|| message.lines().next().unwrap_or_default().to_owned());
+        let description = forge::description(&result.changes, &repo, &result.target, &mr.branch);
+        result.merge_request = Some(
+            forge::open_or_update(
+                mr,
+                forge::MrText { target: &result.target, title: &title, description: &description },
+            )
+            .await?,
+        );
+    }
+    Ok(result)
 }
 
 pub fn summary(r: &BumpResult, repo: &str) -> Vec<String> {
     let mut lines: Vec<String> =
         r.changes.iter().map(|c| format!("{}: {}: {} → {}", c.file, c.path, c.old, c.new)).collect();
-    match (&r.commit, r.changes.is_empty()) {
-        (_, true) => lines.push(format!("{}: already up to date; nothing to commit", redact(repo))),
-        (Some(c), _) => {
-            lines.push(format!("pushed {} to {} (attempt {})", &c[..c.len().min(12)], redact(repo), r.attempts))
+    let short = |c: &str| c[..c.len().min(12)].to_owned();
+    match (&r.commit, r.changes.is_empty(), &r.branch) {
+        (_, true, _) => lines.push(format!("{}: already up to date; nothing to commit", redact(repo))),
+        (Some(c), _, None) => lines.push(format!("pushed {} to {} (attempt {})", short(c), redact(repo), r.attempts)),
+        (Some(c), _, Some(b)) if r.pushed => {
+            lines.push(format!("pushed {} to branch {b} of {}", short(c), redact(repo)))
         }
-        (None, _) => lines.push(format!("would commit and push to {}", redact(repo))),
+        (Some(c), _, Some(b)) => {
+            lines.push(format!("branch {b} already holds these changes ({}); nothing pushed", short(c)))
+        }
+        (None, _, None) => lines.push(format!("would commit and push to {}", redact(repo))),
+        (None, _, Some(b)) => lines.push(format!(
+            "would push to branch {b} of {} and open or update a merge request into {}",
+            redact(repo),
+            r.target
+        )),
+    }
+    if let Some(mr) = &r.merge_request {
+        let what = match mr.action {
+            MrAction::Opened => "opened merge request",
+            MrAction::Updated => "updated merge request",
+            MrAction::Unchanged => "merge request up to date:",
+        };
+        lines.push(format!("{what} #{} {}", mr.number, mr.url));
     }
     lines
 }
@@ -116,6 +154,9 @@ impl Step for BumpStep {
             ctx.outputs.insert("commit".into(), r.commit.clone().unwrap_or_default());
             ctx.outputs.insert("changed".into(), (!r.changes.is_empty()).to_string());
             ctx.outputs.insert("attempts".into(), r.attempts.to_string());
+            ctx.outputs.insert("branch".into(), r.branch.clone().unwrap_or_else(|| r.target.clone()));
+            ctx.outputs
+                .insert("merge_request".into(), r.merge_request.as_ref().map(|m| m.url.clone()).unwrap_or_default());
             Ok(())
         })
     }
