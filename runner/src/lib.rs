@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exit;
 pub mod gitops;
 pub mod graph;
+pub mod image;
 mod logging;
 pub mod pipeline;
 pub mod plan;

@@ -4,7 +4,9 @@
 mod bucket;
 mod cancel;
 mod errors;
+mod forge;
 mod gitops;
+mod image;
 mod masking;
 mod pipelines;
 mod plan;

@@ -12,29 +12,39 @@ fn status<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     v["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == id)).map(|s| &s["status"]).expect("step in report")
 }
 
+fn step<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    v["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == id)).expect("step in report")
+}
+
 #[test]
 fn the_demo_pipeline_runs_on_embedded_defaults() {
     let root = crate::support::repo_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let bucket = format!("file://{}/bucket", dir.path().display());
     let gitops = dir.path().join("gitops.git");
+    let published = dir.path().join("published");
     let demo = || {
         run(shipgate(&root)
             .args(["run", "pipelines/demo.yaml", "--report"])
             .arg(format!("json={}", dir.path().join("run.json").display()))
             .env("DEMO_BUCKET", &bucket)
-            .env("DEMO_GITOPS_REPO", &gitops))
+            .env("DEMO_GITOPS_REPO", &gitops)
+            .env("DEMO_IMAGE_DEST", format!("oci:{}", published.display())))
     };
     let out = demo();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = json_report(dir.path());
     assert_eq!(v["status"], "success");
-    assert_eq!(v["steps"][2]["outputs"]["tag"], "1.4.2");
-    assert_eq!(v["steps"][4]["id"], "dags");
-    assert_eq!(v["steps"][4]["outputs"]["uploaded"], "4");
+    assert_eq!(step(&v, "version")["outputs"]["tag"], "1.4.2");
+    let digest = step(&v, "package")["outputs"]["digest"].as_str().unwrap_or_default().to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert_eq!(step(&v, "push")["outputs"]["digest"], digest.as_str());
+    assert_eq!(step(&v, "push")["outputs"]["ref"], format!("oci:{}@{digest}", published.display()));
+    let index = std::fs::read_to_string(published.join("index.json")).expect("the image was published");
+    assert!(index.contains(&digest) && index.contains("\"1.4.2\""), "{index}");
+    assert_eq!(step(&v, "dags")["outputs"]["uploaded"], "4");
     assert!(dir.path().join("bucket/dags/common/tables.py").is_file());
-    assert_eq!(v["steps"][6]["id"], "bump");
-    assert_eq!(v["steps"][6]["outputs"]["changed"], "true");
+    assert_eq!(step(&v, "bump")["outputs"]["changed"], "true");
     let values = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(&gitops)
@@ -43,14 +53,15 @@ fn the_demo_pipeline_runs_on_embedded_defaults() {
         .expect("git");
     let values = String::from_utf8_lossy(&values.stdout).into_owned();
     assert!(values.contains("  tag: 1.4.2  # bumped by shipgate"), "{values}");
-    // A second run changes nothing: no uploads, no commit.
+    // A second run changes nothing: the same image digest, no uploads, no commit.
     let again = demo();
     assert_eq!(again.code, 0, "{}", again.stderr);
     let v = json_report(dir.path());
-    assert_eq!(v["steps"][4]["outputs"]["uploaded"], "0");
-    assert_eq!(v["steps"][6]["outputs"]["changed"], "false");
+    assert_eq!(step(&v, "package")["outputs"]["digest"], digest.as_str(), "the build is reproducible");
+    assert_eq!(step(&v, "dags")["outputs"]["uploaded"], "0");
+    assert_eq!(step(&v, "bump")["outputs"]["changed"], "false");
     assert!(again.stderr.contains("already up to date"), "{}", again.stderr);
-    assert!(out.stderr.contains("package │ would build localhost:5000/shop/api:1.4.2"), "{}", out.stderr);
+    assert!(again.stderr.contains("0 blobs uploaded (0 bytes), 2 already there"), "{}", again.stderr);
 }
 
 #[test]

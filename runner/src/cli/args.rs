@@ -62,6 +62,9 @@ pub enum Command {
         after_help = "Examples:\n  shipgate bump https://gitlab.example.com/platform/gitops.git --set apps/api/values.yaml:image.tag=v1.4.2\n  shipgate bump git@gitlab.example.com:platform/gitops.git --image reg.example.com/shop/api@sha256:… --dry-run\n  shipgate bump ../gitops --set 'apps/api/deploy.yaml:spec.template.spec.containers[name=api].image=shop/api:1.2' --doc Deployment/api"
     )]
     Bump(BumpArgs),
+    /// Build images (natively, no daemon) and push them to registries (`image.build`, `image.push`).
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Print the pipeline JSON Schema, or check the committed copy.
     #[command(after_help = "Examples:\n  shipgate schema > schemas/pipeline.schema.json\n  shipgate schema --check")]
     Schema(SchemaArgs),
@@ -187,6 +190,28 @@ pub struct BumpArgs {
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// push: commit to --branch. merge-request: push to `shipgate/<name>-<hash>` and open
+    /// or update a merge request (token: GITLAB_TOKEN / GITHUB_TOKEN / GITOPS_TOKEN).
+    #[arg(long, value_enum, default_value_t)]
+    pub mode: crate::gitops::options::Mode,
+    /// gitlab or github (default: from the repository's host).
+    #[arg(long, value_enum)]
+    pub forge: Option<crate::gitops::forge::Forge>,
+    /// The forge API's base URL (default: from the repository's host).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// group/project or owner/repo (default: the repository URL's path).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The merge request's title (default: the commit message's first line).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// A label for the merge request (repeatable).
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// NAME in the branch `shipgate/NAME-HASH` (default: the image's name, else "bump").
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -204,4 +229,93 @@ pub struct SchemaArgs {
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     crate::pipeline::duration::parse_duration(s)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build an OCI image without a daemon: a base plus one layer per --copy (reproducible).
+    #[command(
+        after_help = "Examples:\n  shipgate image build --copy target/release/api:/app/api:0755 --entrypoint /app/api --tag api:1.4.2 --output target/img\n  shipgate image build --base oci:target/base:latest --copy dags/:/opt/dags/ --tag dags --dry-run"
+    )]
+    Build(Box<ImageBuildArgs>),
+    /// Push an image from an OCI layout to registries (or another layout).
+    #[command(
+        after_help = "Examples:\n  shipgate image push oci:target/img:api --to registry.example.com/shop/api:1.4.2\n  shipgate image push oci:target/img --to 127.0.0.1:5000/shop/api:dev --to oci:/tmp/copy:dev --dry-run"
+    )]
+    Push(ImagePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// native (default) or docker.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: crate::image::options::Backend,
+    /// The build context; --copy sources are relative to it.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// docker: the Dockerfile, relative to the context (default Dockerfile).
+    #[arg(long)]
+    pub dockerfile: Option<String>,
+    /// docker: NAME=VALUE build arguments (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+    /// docker: the stage to build.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// native: scratch (default), oci:DIR[:TAG] or a registry image.
+    #[arg(long)]
+    pub base: Option<String>,
+    /// FROM:TO[:MODE] (repeatable): one layer each.
+    #[arg(long = "copy", value_name = "FROM:TO[:MODE]")]
+    pub copies: Vec<String>,
+    /// The entrypoint (repeat for each argument).
+    #[arg(long, value_name = "ARG")]
+    pub entrypoint: Vec<String>,
+    /// The command (repeat for each argument).
+    #[arg(long, value_name = "ARG")]
+    pub cmd: Vec<String>,
+    /// NAME=VALUE (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    #[arg(long)]
+    pub workdir: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    /// KEY=VALUE (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// PORT[/PROTO] (repeatable).
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// OS/ARCH, e.g. linux/amd64.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A name for the image in the output layout (repeatable; default latest).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// The OCI layout folder to write.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Show the layers and their digests; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePushArgs {
+    /// The image: oci:DIR[:TAG].
+    pub image: String,
+    /// A destination REGISTRY/REPO:TAG or oci:DIR[:TAG] (repeatable).
+    #[arg(long = "to", value_name = "REF", required = true)]
+    pub to: Vec<String>,
+    /// Allow plain HTTP to a registry that is not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Show which blobs would be uploaded (read-only requests); push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

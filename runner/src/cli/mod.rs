@@ -2,6 +2,7 @@
 
 mod args;
 mod bump;
+mod image;
 mod plan;
 mod run;
 pub mod schema;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema(a) => schema::schema(&g, a),
         Command::Sync(a) => sync::sync(&g, a),
         Command::Bump(a) => bump::bump(&g, a),
+        Command::Image(c) => image::image(&g, c),
     }
 }
 

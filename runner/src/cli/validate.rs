@@ -21,16 +21,16 @@ pub(crate) fn validate(g: &Global, a: ValidateArgs) -> ExitCode {
                 if !diags.items.is_empty() {
                     print_diagnostics(g, &diags);
                 }
-                if let Some(n) = steps {
-                    if !g.quiet {
-                        let (g0, g1) = g.style.green();
-                        let _ = writeln!(
-                            std::io::stderr(),
-                            "{g0}ok{g1} {} ({n} step{})",
-                            file.display(),
-                            if n == 1 { "" } else { "s" }
-                        );
-                    }
+                if let Some(n) = steps
+                    && !g.quiet
+                {
+                    let (g0, g1) = g.style.green();
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{g0}ok{g1} {} ({n} step{})",
+                        file.display(),
+                        if n == 1 { "" } else { "s" }
+                    );
                 }
             }
         }

@@ -34,20 +34,20 @@ impl StepKind for BucketSync {
         let Some(opts) = opts else { return diags };
         // Literal values can be checked now; templated ones when the step runs.
         let span_of = |key: &str| with.get(key).map_or(with.span, |n| n.span);
-        if !opts.to.contains('$') {
-            if let Err(e) = Location::parse(&opts.to) {
-                diags.push(Diagnostic::error(span_of("to"), e.to_string()).with_help(
-                    "write e.g. `gs://bucket/dags`, `s3://bucket/prefix`, `az://container/prefix` or `file://folder`",
-                ));
-            }
+        if !opts.to.contains('$')
+            && let Err(e) = Location::parse(&opts.to)
+        {
+            diags.push(Diagnostic::error(span_of("to"), e.to_string()).with_help(
+                "write e.g. `gs://bucket/dags`, `s3://bucket/prefix`, `az://container/prefix` or `file://folder`",
+            ));
         }
-        if opts.max_delete.as_deref().is_some_and(|m| !m.contains('$')) {
-            if let Err(e) = opts.delete_limit() {
-                diags.push(
-                    Diagnostic::error(span_of("max_delete"), e.to_string())
-                        .with_help("a count like `20` or a percentage like `10%`"),
-                );
-            }
+        if opts.max_delete.as_deref().is_some_and(|m| !m.contains('$'))
+            && let Err(e) = opts.delete_limit()
+        {
+            diags.push(
+                Diagnostic::error(span_of("max_delete"), e.to_string())
+                    .with_help("a count like `20` or a percentage like `10%`"),
+            );
         }
         if opts.concurrency == Some(0) {
             diags.push(

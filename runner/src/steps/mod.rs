@@ -4,6 +4,7 @@
 pub mod bucket_sync;
 pub mod context;
 pub mod gitops_bump;
+pub mod image;
 mod outputs;
 pub mod shell;
 
@@ -69,7 +70,7 @@ pub(crate) fn read_options<T: serde::de::DeserializeOwned>(
 
 /// The `uses:` kinds this build knows. Capabilities register here as they land.
 pub fn kinds() -> &'static [&'static dyn StepKind] {
-    &[&bucket_sync::BucketSync, &gitops_bump::GitopsBump]
+    &[&bucket_sync::BucketSync, &gitops_bump::GitopsBump, &image::ImageBuild, &image::ImagePush]
 }
 
 pub fn find_kind(name: &str) -> Option<&'static dyn StepKind> {

@@ -9,23 +9,23 @@ pub fn parse_outputs(text: &str) -> Result<IndexMap<String, String>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        if let Some((name, delim)) = line.split_once("<<") {
-            if !name.contains('=') {
-                let mut value = Vec::new();
-                let mut closed = false;
-                for l in lines.by_ref() {
-                    if l == delim {
-                        closed = true;
-                        break;
-                    }
-                    value.push(l);
+        if let Some((name, delim)) = line.split_once("<<")
+            && !name.contains('=')
+        {
+            let mut value = Vec::new();
+            let mut closed = false;
+            for l in lines.by_ref() {
+                if l == delim {
+                    closed = true;
+                    break;
                 }
-                if !closed {
-                    return Err(format!("output `{name}`: no closing `{delim}` line"));
-                }
-                out.insert(name.trim().to_owned(), value.join("\n"));
-                continue;
+                value.push(l);
             }
+            if !closed {
+                return Err(format!("output `{name}`: no closing `{delim}` line"));
+            }
+            out.insert(name.trim().to_owned(), value.join("\n"));
+            continue;
         }
         match line.split_once('=') {
             Some((name, value)) if !name.trim().is_empty() => {

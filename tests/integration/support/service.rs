@@ -94,6 +94,85 @@ pub fn git_daemon(base: &std::path::Path) -> Service {
     Service::start("git daemon", cmd, port, Duration::from_secs(20))
 }
 
+/// An OpenSSH server on loopback that lets in one key, for the user running the tests
+/// (sshd can run unprivileged and then admits only its own user).
+pub struct Sshd {
+    pub _service: Service,
+    /// `ssh://USER@127.0.0.1:PORT`
+    pub url: String,
+    /// The client's private key (OpenSSH format).
+    pub key: String,
+    /// A `known_hosts` line for the server.
+    pub known_host: String,
+}
+
+fn keygen(path: &std::path::Path) -> String {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "shipgate-test", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(st.success(), "ssh-keygen failed");
+    std::fs::read_to_string(path.with_extension("pub")).expect("public key")
+}
+
+pub fn sshd(dir: &std::path::Path) -> Sshd {
+    require("ssh-keygen", "apt-get install -y openssh-client");
+    let sshd = std::path::Path::new("/usr/sbin/sshd");
+    assert!(
+        sshd.is_file(),
+        "/usr/sbin/sshd is required by this test; run `tests/run` or: apt-get install -y openssh-server"
+    );
+    // Run as root, sshd wants its privilege-separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let host_pub = keygen(&dir.join("host_key"));
+    let user_pub = keygen(&dir.join("user_key"));
+    std::fs::write(dir.join("authorized_keys"), user_pub).expect("authorized_keys");
+    let port = free_port();
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+         PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {d}/sshd.pid\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("sshd_config"), config).expect("sshd_config");
+    let mut cmd = Command::new(sshd);
+    cmd.args(["-D", "-e", "-f"]).arg(dir.join("sshd_config"));
+    let service = Service::start("sshd", cmd, port, Duration::from_secs(20));
+    let user = Command::new("id").arg("-un").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let user = user.expect("id -un");
+    let mut host = host_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    host.insert_str(0, &format!("[127.0.0.1]:{port} "));
+    Sshd {
+        url: format!("ssh://{user}@127.0.0.1:{port}"),
+        key: std::fs::read_to_string(dir.join("user_key")).expect("key"),
+        known_host: host + "\n",
+        _service: service,
+    }
+}
+
+/// Debian's `docker-registry` (the Distribution registry) on loopback, storing in
+/// `dir`; with `htpasswd` (bcrypt lines) it asks for basic auth.
+pub fn registry(dir: &std::path::Path, htpasswd: Option<&str>) -> Service {
+    require("docker-registry", "apt-get install -y docker-registry");
+    let port = free_port();
+    let mut config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\n  delete:\n    enabled: true\n\
+         http:\n  addr: 127.0.0.1:{port}\n  secret: shipgate-tests\n",
+        d = dir.display()
+    );
+    if let Some(lines) = htpasswd {
+        std::fs::write(dir.join("htpasswd"), lines).expect("htpasswd");
+        config.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: shipgate-tests\n    path: {}/htpasswd\n",
+            dir.display()
+        ));
+    }
+    std::fs::write(dir.join("config.yml"), config).expect("registry config");
+    let mut cmd = Command::new("docker-registry");
+    cmd.arg("serve").arg(dir.join("config.yml"));
+    Service::start("docker-registry", cmd, port, Duration::from_secs(20))
+}
+
 /// `moto_server` (PyPI `moto[server]`): a real S3 API on loopback.
 pub fn moto() -> Service {
     moto_with(&[])
