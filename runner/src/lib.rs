@@ -16,6 +16,7 @@ pub mod image;
 mod logging;
 pub mod pipeline;
 pub mod plan;
+pub mod policy;
 pub mod report;
 pub mod steps;
 pub mod style;

@@ -65,6 +65,14 @@ pub enum Command {
     /// Build images (natively, no daemon) and push them to registries (`image.build`, `image.push`).
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Check manifests and IAM against policy: the pre-merge gate (`policy.check`).
+    #[command(
+        after_help = "Examples:\n  shipgate check deploy/ iam/ infra/plan.json\n  kubectl kustomize overlays/prod | shipgate check -\n  shipgate check deploy/ --policy policy/ --namespace main --format json\n\nExit codes: 0 passed · 1 denied · 2 unreadable input, broken policy or bad options"
+    )]
+    Check(CheckArgs),
+    /// Policy tools: run the `test_*` rules of Rego policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print the pipeline JSON Schema, or check the committed copy.
     #[command(after_help = "Examples:\n  shipgate schema > schemas/pipeline.schema.json\n  shipgate schema --check")]
     Schema(SchemaArgs),
@@ -316,6 +324,75 @@ pub struct ImagePushArgs {
     /// Show which blobs would be uploaded (read-only requests); push nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders (recursive) of YAML/JSON, or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A Rego file or folder of your policies (repeatable; `*_test.rego` left out).
+    #[arg(short, long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// A JSON/YAML file merged into `data` (repeatable).
+    #[arg(short, long, value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// The namespace (package) of your policies to evaluate (repeatable; default main).
+    #[arg(short, long, value_name = "NS")]
+    pub namespace: Vec<String>,
+    /// Evaluate every namespace of your policies.
+    #[arg(long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+    /// Treat every document as this type instead of detecting it.
+    #[arg(long, value_enum)]
+    pub input_type: Option<crate::policy::InputType>,
+    /// Leave the built-in library out (only --policy rules run).
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// The lowest severity that denies.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    /// The report on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Also write a report: FORMAT=FILE (human, json; repeatable).
+    #[arg(short, long, value_name = "FORMAT=FILE")]
+    pub output: Vec<String>,
+    /// Documents checked at once (default: the number of CPUs).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the `test_*` rules of Rego files, like `opa test` (the built-in library's with no PATH).
+    #[command(
+        after_help = "Examples:\n  shipgate policy test policy/\n  shipgate policy test            # the built-in library's own tests"
+    )]
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// Rego files or folders (tests and the policies they test).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A JSON/YAML file merged into `data` (repeatable).
+    #[arg(short, long, value_name = "FILE")]
+    pub data: Vec<PathBuf>,
+    /// Only tests whose name contains this.
+    #[arg(long)]
+    pub run: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

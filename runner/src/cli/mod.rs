@@ -2,8 +2,10 @@
 
 mod args;
 mod bump;
+mod check;
 mod image;
 mod plan;
+mod policy;
 mod run;
 pub mod schema;
 mod sync;
@@ -30,6 +32,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sync(a) => sync::sync(&g, a),
         Command::Bump(a) => bump::bump(&g, a),
         Command::Image(c) => image::image(&g, c),
+        Command::Check(a) => check::check(&g, a),
+        Command::Policy(c) => policy::policy(&g, c),
     }
 }
 

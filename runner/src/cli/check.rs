@@ -1,0 +1,105 @@
+//! `shipgate check PATH...`: the `policy.check` step as a command.
+
+use std::io::Write;
+
+use super::args::{CheckArgs, FailOn, Format};
+use super::{Global, error};
+use crate::exit::ExitCode;
+use crate::policy::{self, CheckOptions, PolicyError, Severity};
+
+pub(crate) fn fail_on(f: FailOn) -> Severity {
+    match f {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    }
+}
+
+/// Prints why the gate could not decide (every input error with its position).
+pub(crate) fn print_policy_error(g: &Global, e: &PolicyError) {
+    match e {
+        PolicyError::Input(errors) => {
+            for ie in errors {
+                let Some(span) = ie.span else {
+                    error(g, &format!("{}: {}", ie.file, ie.message), ie.help.as_deref());
+                    continue;
+                };
+                let source = std::fs::read_to_string(&ie.file).unwrap_or_default();
+                let d = crate::diag::Diagnostic::error(span, ie.message.clone()).with_help_opt(ie.help.clone());
+                let fd = crate::diag::FileDiagnostics {
+                    path: ie.file.clone().into(),
+                    source: source.into(),
+                    items: vec![d],
+                };
+                let _ = std::io::stderr().write_all(crate::diag::render_human(&fd, g.style).as_bytes());
+            }
+            error(g, &format!("{e}: the gate cannot decide and fails closed"), None);
+        }
+        PolicyError::Usage(_) => error(g, &e.to_string(), Some("see `shipgate check --help`")),
+        PolicyError::Policy(_) | PolicyError::Evaluation(_) => {
+            error(
+                g,
+                &e.to_string(),
+                Some("the gate fails closed: fix the policy (`shipgate policy test` runs its tests)"),
+            );
+        }
+    }
+}
+
+pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
+    let mut reports = Vec::new();
+    for o in &a.output {
+        match o.split_once('=') {
+            Some((f @ ("human" | "json"), file)) if !file.is_empty() => reports.push((f.to_owned(), file.to_owned())),
+            _ => {
+                error(g, &format!("bad --output `{o}`"), Some("write FORMAT=FILE, FORMAT one of: human, json"));
+                return ExitCode::Usage;
+            }
+        }
+    }
+    let mut opts = CheckOptions {
+        paths: a.paths,
+        policies: a.policies,
+        data: a.data,
+        all_namespaces: a.all_namespaces,
+        input_type: a.input_type,
+        builtin: !a.no_builtin,
+        ..CheckOptions::default()
+    };
+    if !a.namespace.is_empty() {
+        opts.namespaces = a.namespace;
+    }
+    if let Some(j) = a.jobs {
+        opts.jobs = usize::from(j);
+    }
+    let threshold = fail_on(a.fail_on);
+    let report = match policy::check(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            print_policy_error(g, &e);
+            return ExitCode::Usage;
+        }
+    };
+    let docs = &report.docs;
+    let human = || policy::output::human(&report, docs, g.style, threshold);
+    let plain = || policy::output::human(&report, docs, crate::style::Style::plain(), threshold);
+    let json = || serde_json::to_string_pretty(&policy::output::json(&report, threshold)).unwrap_or_default() + "\n";
+    for (format, file) in &reports {
+        let text = if format == "json" { json() } else { plain() };
+        if let Err(e) = std::fs::write(file, text) {
+            error(g, &format!("cannot write the {format} report to {file}: {e}"), None);
+            return ExitCode::Usage;
+        }
+    }
+    match a.format {
+        Format::Json => {
+            let _ = std::io::stdout().write_all(json().as_bytes());
+        }
+        Format::Human => {
+            // Quiet and passed: nothing to say.
+            if !g.quiet || report.denied(threshold) {
+                let _ = std::io::stdout().write_all(human().as_bytes());
+            }
+        }
+    }
+    if report.denied(threshold) { ExitCode::Failure } else { ExitCode::Success }
+}

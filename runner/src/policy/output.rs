@@ -1,0 +1,114 @@
+//! Findings for people (grouped by file, with the source line) and for machines (JSON).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::check::CheckReport;
+use super::finding::{Finding, Severity};
+use super::metadata::RuleDoc;
+use crate::diag::{self, Diagnostic, FileDiagnostics};
+use crate::style::Style;
+use crate::yaml::{Pos, Span};
+
+fn diagnostic(f: &Finding, docs: &BTreeMap<String, RuleDoc>) -> Diagnostic {
+    let span = Span::new(Pos { line: f.line, col: f.col }, Pos { line: f.end_line, col: f.end_col });
+    let message = format!("[{}] {} ({})", f.rule, f.message, f.resource);
+    let d = match f.severity {
+        Severity::Error => Diagnostic::error(span, message),
+        Severity::Warning => Diagnostic::warning(span, message),
+    };
+    d.with_help_opt(docs.get(&f.rule).map(|doc| doc.fix.clone()).filter(|s| !s.is_empty()))
+}
+
+/// The human report: findings grouped by file with a snippet and a fix, waived
+/// findings listed after them, and a summary line.
+pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Style, fail_on: Severity) -> String {
+    let mut out = String::new();
+    let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in &report.findings {
+        by_file.entry(f.file.as_str()).or_default().push(f);
+    }
+    for (file, findings) in by_file {
+        let fd = FileDiagnostics {
+            path: PathBuf::from(file),
+            source: report.sources.get(file).cloned().unwrap_or_else(|| "".into()),
+            items: findings.iter().map(|f| diagnostic(f, docs)).collect(),
+        };
+        out.push_str(&diag::render_human(&fd, style));
+    }
+    if !report.waived.is_empty() {
+        let _ = writeln!(out, "waived ({}):", report.waived.len());
+        for f in &report.waived {
+            let _ = writeln!(
+                out,
+                "  {}:{}:{} [{}] {} ({}) — {}",
+                f.file,
+                f.line,
+                f.col,
+                f.rule,
+                f.message,
+                f.resource,
+                f.waived.as_deref().unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    if !report.unchecked.is_empty() {
+        let _ = writeln!(out, "not checked ({}: no policy applies to their type):", report.unchecked.len());
+        for u in report.unchecked.iter().take(20) {
+            let _ = writeln!(out, "  {u}");
+        }
+        if report.unchecked.len() > 20 {
+            let _ = writeln!(out, "  … and {} more", report.unchecked.len() - 20);
+        }
+        out.push('\n');
+    }
+    let types: Vec<String> = report.by_type.iter().map(|(t, n)| format!("{n} {t}")).collect();
+    let verdict = if report.denied(fail_on) { style.red() } else { style.green() };
+    let _ = writeln!(
+        out,
+        "{}{}{}: {} document{} in {} file{} ({}): {} error{}, {} warning{}, {} waived",
+        verdict.0,
+        if report.denied(fail_on) { "denied" } else { "passed" },
+        verdict.1,
+        report.documents,
+        plural(report.documents),
+        report.files,
+        plural(report.files),
+        types.join(", "),
+        report.count(Severity::Error),
+        plural(report.count(Severity::Error)),
+        report.count(Severity::Warning),
+        plural(report.count(Severity::Warning)),
+        report.waived.len()
+    );
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The JSON report (`schema_version: 1`).
+pub fn json(report: &CheckReport, fail_on: Severity) -> serde_json::Value {
+    json!({
+        "schema_version": 1,
+        "summary": {
+            "denied": report.denied(fail_on),
+            "fail_on": fail_on.as_str(),
+            "files": report.files,
+            "documents": report.documents,
+            "by_type": report.by_type,
+            "errors": report.count(Severity::Error),
+            "warnings": report.count(Severity::Warning),
+            "waived": report.waived.len(),
+            "unchecked": report.unchecked.len(),
+        },
+        "findings": report.findings,
+        "waived": report.waived,
+        "unchecked": report.unchecked,
+    })
+}

@@ -1,0 +1,112 @@
+//! IAM carried in a Terraform plan (`terraform show -json`): every IAM resource
+//! becomes a document of the shape the GCP/AWS rules check, located at the resource
+//! in the plan file. Policy JSON held in strings (`policy`, `policy_data`,
+//! `assume_role_policy`) is parsed and checked too; a string that does not parse
+//! fails the gate like any unparseable input.
+
+use serde_json::{Value, json};
+
+use super::detect::InputType;
+use super::input::{Document, InputError};
+use crate::yaml::{Node, NodeKind};
+
+/// The documents derived from the plan `doc` (the plan itself stays a document too).
+pub fn derive(doc: &Document) -> Result<Vec<Document>, InputError> {
+    let mut out = Vec::new();
+    let Some(root) = doc.node.get("planned_values").and_then(|p| p.get("root_module")) else {
+        return Ok(out);
+    };
+    let mut modules = vec![root];
+    while let Some(m) = modules.pop() {
+        if let Some(NodeKind::Seq(rs)) = m.get("resources").map(|n| &n.kind) {
+            for r in rs {
+                resource(doc, r, &mut out)?;
+            }
+        }
+        if let Some(NodeKind::Seq(cs)) = m.get("child_modules").map(|n| &n.kind) {
+            modules.extend(cs.iter().rev());
+        }
+    }
+    Ok(out)
+}
+
+fn derived(doc: &Document, node: &Node, address: &str, input_type: InputType, value: Value) -> Document {
+    Document {
+        source: doc.source.clone(),
+        index: doc.index,
+        node: node.clone(),
+        value,
+        input_type,
+        origin: Some(address.to_owned()),
+    }
+}
+
+/// The scope of a `google_<scope>_iam_*` resource.
+fn gcp_scope(ty: &str) -> &str {
+    let rest = ty.strip_prefix("google_").unwrap_or(ty);
+    let scope = rest.split("_iam_").next().unwrap_or(rest);
+    match scope {
+        "organization" | "folder" | "project" | "service_account" | "billing_account" => scope,
+        _ => "resource",
+    }
+}
+
+fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), InputError> {
+    let v = r.to_json();
+    let (Some(ty), Some(address)) = (v["type"].as_str(), v["address"].as_str()) else { return Ok(()) };
+    let values = &v["values"];
+    let at = r.get("values").unwrap_or(r);
+    let embedded = |key: &str| -> Result<Option<Value>, InputError> {
+        let Some(text) = values[key].as_str().filter(|s| !s.trim().is_empty()) else { return Ok(None) };
+        serde_json::from_str(text).map(Some).map_err(|e| InputError {
+            file: doc.source.name.clone(),
+            span: Some(at.get(key).map_or(at.span, |n| n.span)),
+            message: format!("{address}: `{key}` is not valid JSON: {e}"),
+            help: Some("the gate cannot check a policy it cannot read; fix the policy document".into()),
+        })
+    };
+    if ty.starts_with("google_") && ty.ends_with("_iam_custom_role") {
+        let role = json!({
+            "name": values["role_id"],
+            "title": values["title"],
+            "stage": values["stage"],
+            "includedPermissions": values["permissions"],
+        });
+        out.push(derived(doc, at, address, InputType::GcpCustomRole, role));
+    } else if ty.starts_with("google_") && (ty.ends_with("_iam_member") || ty.ends_with("_iam_binding")) {
+        let members = if values["members"].is_array() { values["members"].clone() } else { json!([values["member"]]) };
+        let mut binding = json!({ "role": values["role"], "members": members });
+        if !values["condition"].is_null() {
+            binding["condition"] = values["condition"].clone();
+        }
+        let policy = json!({ "bindings": [binding], "scope": gcp_scope(ty) });
+        out.push(derived(doc, at, address, InputType::GcpIamPolicy, policy));
+    } else if ty.starts_with("google_") && ty.ends_with("_iam_policy") {
+        if let Some(mut policy) = embedded("policy_data")? {
+            policy["scope"] = json!(gcp_scope(ty));
+            out.push(derived(doc, at, address, InputType::GcpIamPolicy, policy));
+        }
+    } else if ty == "google_service_account_key" {
+        out.push(derived(doc, r, address, InputType::TerraformResource, v.clone()));
+    } else if ty.starts_with("aws_iam_") {
+        for key in ["policy", "assume_role_policy"] {
+            if let Some(p) = embedded(key)? {
+                out.push(derived(doc, at, address, InputType::AwsIamPolicy, p));
+            }
+        }
+        if let Some(inline) = values["inline_policy"].as_array() {
+            for (i, ip) in inline.iter().enumerate() {
+                if let Some(text) = ip["policy"].as_str().filter(|s| !s.trim().is_empty()) {
+                    let p: Value = serde_json::from_str(text).map_err(|e| InputError {
+                        file: doc.source.name.clone(),
+                        span: Some(at.span),
+                        message: format!("{address}: `inline_policy[{i}].policy` is not valid JSON: {e}"),
+                        help: None,
+                    })?;
+                    out.push(derived(doc, at, &format!("{address}.inline_policy[{i}]"), InputType::AwsIamPolicy, p));
+                }
+            }
+        }
+    }
+    Ok(())
+}
