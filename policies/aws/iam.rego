@@ -106,6 +106,7 @@ deny contains lib.finding("SG-AWS-004", sprintf("Allow with %s grants everything
 #   example: "Resource: arn:aws:iam::123456789012:role/shop-api, Condition: {StringEquals: {iam:PassedToService: ecs-tasks.amazonaws.com}}"
 deny contains lib.finding("SG-AWS-005", "iam:PassRole is allowed on every role", array.concat(x.path, ["Resource"])) if {
 	some x in allows
+	not "*" in actions(x.s)
 	grants(x.s, "iam:PassRole")
 	"*" in resources(x.s)
 	not passed_to_service(x.s)

@@ -10,6 +10,7 @@ mod image;
 mod masking;
 mod pipelines;
 mod plan;
+mod policy;
 mod reports;
 mod run;
 mod services;

@@ -348,12 +348,15 @@ pub struct CheckArgs {
     /// Treat every document as this type instead of detecting it.
     #[arg(long, value_enum)]
     pub input_type: Option<crate::policy::InputType>,
+    /// The waiver file (default: .shipgate-waivers.yaml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
     /// Leave the built-in library out (only --policy rules run).
     #[arg(long)]
     pub no_builtin: bool,
     /// The lowest severity that denies.
     #[arg(long, value_enum, default_value_t)]
-    pub fail_on: FailOn,
+    pub fail_on: crate::policy::Severity,
     /// The report on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -363,14 +366,6 @@ pub struct CheckArgs {
     /// Documents checked at once (default: the number of CPUs).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOn {
-    #[default]
-    Error,
-    Warning,
 }
 
 #[derive(Debug, Subcommand)]

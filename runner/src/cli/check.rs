@@ -2,17 +2,10 @@
 
 use std::io::Write;
 
-use super::args::{CheckArgs, FailOn, Format};
+use super::args::{CheckArgs, Format};
 use super::{Global, error};
 use crate::exit::ExitCode;
-use crate::policy::{self, CheckOptions, PolicyError, Severity};
-
-pub(crate) fn fail_on(f: FailOn) -> Severity {
-    match f {
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-    }
-}
+use crate::policy::{self, CheckOptions, PolicyError};
 
 /// Prints why the gate could not decide (every input error with its position).
 pub(crate) fn print_policy_error(g: &Global, e: &PolicyError) {
@@ -63,6 +56,7 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
         all_namespaces: a.all_namespaces,
         input_type: a.input_type,
         builtin: !a.no_builtin,
+        waivers: a.waivers,
         ..CheckOptions::default()
     };
     if !a.namespace.is_empty() {
@@ -71,7 +65,7 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
     if let Some(j) = a.jobs {
         opts.jobs = usize::from(j);
     }
-    let threshold = fail_on(a.fail_on);
+    let threshold = a.fail_on;
     let report = match policy::check(&opts) {
         Ok(r) => r,
         Err(e) => {

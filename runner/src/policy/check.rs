@@ -28,6 +28,8 @@ pub struct CheckOptions {
     pub input_type: Option<InputType>,
     /// Evaluate the built-in library (`data.shipgate.*`).
     pub builtin: bool,
+    /// The waiver file (default: `.shipgate-waivers.yaml` when it exists).
+    pub waivers: Option<PathBuf>,
     pub jobs: usize,
 }
 
@@ -41,6 +43,7 @@ impl Default for CheckOptions {
             all_namespaces: false,
             input_type: None,
             builtin: true,
+            waivers: None,
             jobs: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
@@ -55,6 +58,8 @@ pub struct CheckReport {
     pub files: usize,
     pub documents: usize,
     pub by_type: BTreeMap<&'static str, usize>,
+    /// Waivers past their expiry date: they no longer waive.
+    pub expired: Vec<super::waiver::Expired>,
     /// Documents no policy looked at (unknown type and no user policy selected).
     pub unchecked: Vec<String>,
     #[serde(skip)]
@@ -153,6 +158,7 @@ struct FileResult {
     text: Arc<str>,
     docs: Vec<(InputType, Option<String>)>,
     findings: Vec<Finding>,
+    expired: Vec<super::waiver::Expired>,
 }
 
 pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
@@ -175,6 +181,14 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     if !opts.builtin && opts.policies.is_empty() {
         return Err(PolicyError::Usage("no policies: the built-in library is off and no --policy was given".into()));
     }
+    let waivers = match &opts.waivers {
+        Some(p) => super::waiver::from_file(p).map_err(PolicyError::Input)?,
+        None if std::path::Path::new(super::waiver::DEFAULT_FILE).is_file() => {
+            super::waiver::from_file(std::path::Path::new(super::waiver::DEFAULT_FILE)).map_err(PolicyError::Input)?
+        }
+        None => Vec::new(),
+    };
+    let today = super::waiver::Date::today();
     let files = input::collect_files(&opts.paths)?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<FileResult, Vec<InputError>>>>> =
@@ -191,7 +205,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
                     if i >= files.len() || fatal.lock().is_ok_and(|f| f.is_some()) {
                         break;
                     }
-                    let r = check_file(&mut set, &files[i], opts, user);
+                    let r = check_file(&mut set, &files[i], opts, user, today);
                     let r = match r {
                         Ok(r) => r,
                         Err(e) => {
@@ -222,7 +236,11 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
                     *report.by_type.entry(t.name()).or_default() += 1;
                     report.unchecked.extend(unchecked);
                 }
-                for x in f.findings {
+                report.expired.extend(f.expired);
+                for mut x in f.findings {
+                    for w in &waivers {
+                        w.apply(&mut x, today, &mut report.expired);
+                    }
                     if x.waived.is_some() { report.waived.push(x) } else { report.findings.push(x) }
                 }
                 report.sources.insert(f.name, f.text);
@@ -249,6 +267,7 @@ fn check_file(
     path: &std::path::Path,
     opts: &CheckOptions,
     user: &[String],
+    today: super::waiver::Date,
 ) -> Result<Result<FileResult, Vec<InputError>>, PolicyError> {
     let source = match input::read_source(path) {
         Ok(s) => Arc::new(s),
@@ -268,8 +287,13 @@ fn check_file(
         }
         all.push(d);
     }
-    let mut out =
-        FileResult { name: source.name.clone(), text: source.text.clone(), docs: Vec::new(), findings: Vec::new() };
+    let mut out = FileResult {
+        name: source.name.clone(),
+        text: source.text.clone(),
+        docs: Vec::new(),
+        findings: Vec::new(),
+        expired: Vec::new(),
+    };
     for d in &all {
         let mut packages: Vec<&str> = user.iter().map(String::as_str).collect();
         if opts.builtin
@@ -290,7 +314,23 @@ fn check_file(
         let results = set
             .evaluate(&d.value, &packages)
             .map_err(|e| PolicyError::Evaluation(format!("{} ({}): {e}", d.source.name, d.resource())))?;
-        out.findings.extend(results.iter().map(|r| Finding::from_result(d, r, set.docs())));
+        let annotated = match d.value["metadata"]["annotations"][super::waiver::ANNOTATION].as_str() {
+            Some(text) => {
+                let span = d.locate(&["metadata".into(), "annotations".into(), super::waiver::ANNOTATION.into()]);
+                match super::waiver::from_annotation(text, &d.source.name, span) {
+                    Ok(w) => w,
+                    Err(e) => return Ok(Err(vec![e])),
+                }
+            }
+            None => Vec::new(),
+        };
+        for r in &results {
+            let mut f = Finding::from_result(d, r, set.docs());
+            for w in &annotated {
+                w.apply(&mut f, today, &mut out.expired);
+            }
+            out.findings.push(f);
+        }
     }
     Ok(Ok(out))
 }

@@ -8,8 +8,10 @@ pub mod engine;
 pub mod finding;
 pub mod input;
 pub mod metadata;
+pub mod options;
 pub mod output;
 pub mod terraform;
+pub mod waiver;
 
 pub use check::{CheckOptions, CheckReport, check};
 pub use detect::InputType;

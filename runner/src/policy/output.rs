@@ -56,6 +56,17 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
         }
         out.push('\n');
     }
+    for x in &report.expired {
+        let (y0, y1) = style.yellow();
+        let _ = writeln!(
+            out,
+            "{y0}warning{y1}: the waiver of {} at {} expired on {} and no longer waives ({})",
+            x.rule, x.at, x.expired, x.reason
+        );
+    }
+    if !report.expired.is_empty() {
+        out.push('\n');
+    }
     if !report.unchecked.is_empty() {
         let _ = writeln!(out, "not checked ({}: no policy applies to their type):", report.unchecked.len());
         for u in report.unchecked.iter().take(20) {
@@ -105,10 +116,12 @@ pub fn json(report: &CheckReport, fail_on: Severity) -> serde_json::Value {
             "errors": report.count(Severity::Error),
             "warnings": report.count(Severity::Warning),
             "waived": report.waived.len(),
+            "expired_waivers": report.expired.len(),
             "unchecked": report.unchecked.len(),
         },
         "findings": report.findings,
         "waived": report.waived,
+        "expired_waivers": report.expired,
         "unchecked": report.unchecked,
     })
 }

@@ -8,7 +8,17 @@ use serde_json::{Value, json};
 
 use super::detect::InputType;
 use super::input::{Document, InputError};
-use crate::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind, ScalarStyle};
+
+/// A mapping node for a derived document whose values are the plan's own nodes, so
+/// that a finding's field maps to the attribute in the plan that holds it.
+fn map(span: crate::yaml::Span, pairs: Vec<(&str, Node)>) -> Node {
+    let pairs = pairs
+        .into_iter()
+        .map(|(k, v)| (Node::new(NodeKind::Scalar(k.to_owned(), ScalarStyle::Plain), v.span), v))
+        .collect();
+    Node::new(NodeKind::Map(pairs), span)
+}
 
 /// The documents derived from the plan `doc` (the plan itself stays a document too).
 pub fn derive(doc: &Document) -> Result<Vec<Document>, InputError> {
@@ -72,7 +82,9 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
             "stage": values["stage"],
             "includedPermissions": values["permissions"],
         });
-        out.push(derived(doc, at, address, InputType::GcpCustomRole, role));
+        let node =
+            map(at.span, at.get("permissions").map(|n| vec![("includedPermissions", n.clone())]).unwrap_or_default());
+        out.push(derived(doc, &node, address, InputType::GcpCustomRole, role));
     } else if ty.starts_with("google_") && (ty.ends_with("_iam_member") || ty.ends_with("_iam_binding")) {
         let members = if values["members"].is_array() { values["members"].clone() } else { json!([values["member"]]) };
         let mut binding = json!({ "role": values["role"], "members": members });
@@ -80,7 +92,22 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
             binding["condition"] = values["condition"].clone();
         }
         let policy = json!({ "bindings": [binding], "scope": gcp_scope(ty) });
-        out.push(derived(doc, at, address, InputType::GcpIamPolicy, policy));
+        // bindings[0].role → `role`; bindings[0].members[i] → `members[i]` or `member`.
+        let members = match (at.get("members"), at.get("member")) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(m)) => Some(Node::new(NodeKind::Seq(vec![m.clone()]), m.span)),
+            _ => None,
+        };
+        let mut b = Vec::new();
+        if let Some(r) = at.get("role") {
+            b.push(("role", r.clone()));
+        }
+        if let Some(m) = members {
+            b.push(("members", m));
+        }
+        let binding = map(at.span, b);
+        let node = map(at.span, vec![("bindings", Node::new(NodeKind::Seq(vec![binding]), at.span))]);
+        out.push(derived(doc, &node, address, InputType::GcpIamPolicy, policy));
     } else if ty.starts_with("google_") && ty.ends_with("_iam_policy") {
         if let Some(mut policy) = embedded("policy_data")? {
             policy["scope"] = json!(gcp_scope(ty));
@@ -91,7 +118,8 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
     } else if ty.starts_with("aws_iam_") {
         for key in ["policy", "assume_role_policy"] {
             if let Some(p) = embedded(key)? {
-                out.push(derived(doc, at, address, InputType::AwsIamPolicy, p));
+                // Inside a JSON string there are no positions: the attribute holds them all.
+                out.push(derived(doc, at.get(key).unwrap_or(at), address, InputType::AwsIamPolicy, p));
             }
         }
         if let Some(inline) = values["inline_policy"].as_array() {

@@ -6,6 +6,7 @@ pub mod context;
 pub mod gitops_bump;
 pub mod image;
 mod outputs;
+pub mod policy_check;
 pub mod shell;
 
 use std::fmt;
@@ -70,7 +71,13 @@ pub(crate) fn read_options<T: serde::de::DeserializeOwned>(
 
 /// The `uses:` kinds this build knows. Capabilities register here as they land.
 pub fn kinds() -> &'static [&'static dyn StepKind] {
-    &[&bucket_sync::BucketSync, &gitops_bump::GitopsBump, &image::ImageBuild, &image::ImagePush]
+    &[
+        &bucket_sync::BucketSync,
+        &gitops_bump::GitopsBump,
+        &image::ImageBuild,
+        &image::ImagePush,
+        &policy_check::PolicyCheck,
+    ]
 }
 
 pub fn find_kind(name: &str) -> Option<&'static dyn StepKind> {
