@@ -327,3 +327,82 @@ fn a_pipeline_gate_that_denies_stops_the_steps_after_it() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("bad.yaml:5:31") && bad.stderr.contains("policies"), "{}", bad.stderr);
 }
+
+#[test]
+fn every_report_format_is_written_and_well_formed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(fixtures().join("corpus/argocd.yaml"), dir.path().join("argocd.yaml")).expect("copy");
+    std::fs::write(
+        dir.path().join(".shipgate-waivers.yaml"),
+        "waivers:\n  - rule: SG-ARGO-003\n    reason: self-heal fights the HPA here\n    expires: 2099-01-01\n",
+    )
+    .expect("w");
+    let mut args = vec!["argocd.yaml".to_owned()];
+    for f in ["human", "json", "sarif", "junit", "gitlab"] {
+        args.extend(["--output".to_owned(), format!("{f}={f}.out")]);
+    }
+    let r = run(shipgate(dir.path()).arg("check").args(&args));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(format!("{f}.out"))).expect("report written");
+    assert!(!read("human").contains('\x1b'), "colour in a report file");
+
+    // SARIF: valid against the SARIF 2.1.0 schema; the waived finding is a suppression.
+    let sarif: serde_json::Value = serde_json::from_str(&read("sarif")).expect("sarif json");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("tests/fixtures/schemas/sarif-2.1.0.json")).expect("schema"),
+    )
+    .expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    insta::assert_snapshot!("check_sarif", read("sarif"));
+
+    // Code Quality: the fields GitLab reads, unique stable fingerprints.
+    let cq: serde_json::Value = serde_json::from_str(&read("gitlab")).expect("code quality json");
+    let issues = cq.as_array().expect("array");
+    assert_eq!(issues.len(), 2, "waived findings are not code quality issues");
+    let mut prints = std::collections::BTreeSet::new();
+    for i in issues {
+        for key in ["description", "check_name", "fingerprint"] {
+            assert!(i[key].as_str().is_some_and(|s| !s.is_empty()), "{key} in {i}");
+        }
+        assert!(["info", "minor", "major", "critical", "blocker"].contains(&i["severity"].as_str().unwrap_or("")));
+        assert_eq!(i["location"]["path"], "argocd.yaml");
+        assert!(i["location"]["lines"]["begin"].as_u64().is_some_and(|l| l > 0));
+        prints.insert(i["fingerprint"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(prints.len(), 2);
+    // Moving the findings down a line keeps their fingerprints.
+    let moved = format!("# moved\n{}", std::fs::read_to_string(dir.path().join("argocd.yaml")).expect("read"));
+    std::fs::write(dir.path().join("argocd.yaml"), moved).expect("w");
+    let again = run(shipgate(dir.path()).args(["check", "argocd.yaml", "--output", "gitlab=moved.out"]));
+    assert_eq!(again.code, 1);
+    let moved: serde_json::Value = serde_json::from_str(&read("moved")).expect("json");
+    let moved_prints: std::collections::BTreeSet<String> = moved
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["fingerprint"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(moved_prints, prints);
+
+    // JUnit: one case per finding; the error fails, the warning passes, the waived one is skipped.
+    let junit = read("junit");
+    assert!(junit.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{junit}");
+    let mut reader = quick_xml::Reader::from_str(&junit);
+    let mut cases = 0;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"testcase" => cases += 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(cases, 3);
+    insta::assert_snapshot!("check_junit", junit);
+
+    let bad = run(shipgate(dir.path()).args(["check", "argocd.yaml", "--output", "pdf=x.pdf"]));
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("FORMAT one of: human, json, sarif, junit, gitlab"), "{}", bad.stderr);
+}

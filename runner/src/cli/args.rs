@@ -360,7 +360,7 @@ pub struct CheckArgs {
     /// The report on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// Also write a report: FORMAT=FILE (human, json; repeatable).
+    /// Also write a report: FORMAT=FILE (human, json, sarif, junit, gitlab; repeatable).
     #[arg(short, long, value_name = "FORMAT=FILE")]
     pub output: Vec<String>,
     /// Documents checked at once (default: the number of CPUs).

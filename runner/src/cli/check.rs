@@ -42,9 +42,12 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
     let mut reports = Vec::new();
     for o in &a.output {
         match o.split_once('=') {
-            Some((f @ ("human" | "json"), file)) if !file.is_empty() => reports.push((f.to_owned(), file.to_owned())),
+            Some((f, file)) if policy::output::FORMATS.contains(&f) && !file.is_empty() => {
+                reports.push((f.to_owned(), file.to_owned()));
+            }
             _ => {
-                error(g, &format!("bad --output `{o}`"), Some("write FORMAT=FILE, FORMAT one of: human, json"));
+                let help = format!("write FORMAT=FILE, FORMAT one of: {}", policy::output::FORMATS.join(", "));
+                error(g, &format!("bad --output `{o}`"), Some(&help));
                 return ExitCode::Usage;
             }
         }
@@ -75,10 +78,9 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
     };
     let docs = &report.docs;
     let human = || policy::output::human(&report, docs, g.style, threshold);
-    let plain = || policy::output::human(&report, docs, crate::style::Style::plain(), threshold);
-    let json = || serde_json::to_string_pretty(&policy::output::json(&report, threshold)).unwrap_or_default() + "\n";
+    let json = || policy::output::render("json", &report, threshold).unwrap_or_default();
     for (format, file) in &reports {
-        let text = if format == "json" { json() } else { plain() };
+        let text = policy::output::render(format, &report, threshold).unwrap_or_default();
         if let Err(e) = std::fs::write(file, text) {
             error(g, &format!("cannot write the {format} report to {file}: {e}"), None);
             return ExitCode::Usage;

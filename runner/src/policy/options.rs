@@ -56,6 +56,31 @@ pub struct OutputFiles {
     /// The JSON report (`schema_version: 1`).
     #[serde(default)]
     pub json: Option<String>,
+    /// SARIF 2.1.0 (code scanning).
+    #[serde(default)]
+    pub sarif: Option<String>,
+    /// JUnit XML (`artifacts:reports:junit`).
+    #[serde(default)]
+    pub junit: Option<String>,
+    /// GitLab Code Quality (`artifacts:reports:codequality`).
+    #[serde(default)]
+    pub gitlab: Option<String>,
+}
+
+impl OutputFiles {
+    /// (format, file) for every report asked for.
+    pub fn requested(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("human", &self.human),
+            ("json", &self.json),
+            ("sarif", &self.sarif),
+            ("junit", &self.junit),
+            ("gitlab", &self.gitlab),
+        ]
+        .into_iter()
+        .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+        .collect()
+    }
 }
 
 impl PolicyCheckOptions {

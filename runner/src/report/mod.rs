@@ -2,7 +2,7 @@
 
 mod human;
 mod json;
-mod junit;
+pub(crate) mod junit;
 
 use std::io;
 use std::path::{Path, PathBuf};

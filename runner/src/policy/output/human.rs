@@ -1,14 +1,12 @@
-//! Findings for people (grouped by file, with the source line) and for machines (JSON).
+//! Findings for people: grouped by file, each with its source line, a caret and the fix.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use serde_json::json;
-
-use super::check::CheckReport;
-use super::finding::{Finding, Severity};
-use super::metadata::RuleDoc;
+use super::super::check::CheckReport;
+use super::super::finding::{Finding, Severity};
+use super::super::metadata::RuleDoc;
 use crate::diag::{self, Diagnostic, FileDiagnostics};
 use crate::style::Style;
 use crate::yaml::{Pos, Span};
@@ -101,27 +99,4 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// The JSON report (`schema_version: 1`).
-pub fn json(report: &CheckReport, fail_on: Severity) -> serde_json::Value {
-    json!({
-        "schema_version": 1,
-        "summary": {
-            "denied": report.denied(fail_on),
-            "fail_on": fail_on.as_str(),
-            "files": report.files,
-            "documents": report.documents,
-            "by_type": report.by_type,
-            "errors": report.count(Severity::Error),
-            "warnings": report.count(Severity::Warning),
-            "waived": report.waived.len(),
-            "expired_waivers": report.expired.len(),
-            "unchecked": report.unchecked.len(),
-        },
-        "findings": report.findings,
-        "waived": report.waived,
-        "expired_waivers": report.expired,
-        "unchecked": report.unchecked,
-    })
 }
