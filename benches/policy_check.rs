@@ -28,9 +28,9 @@ fn k8s_doc(i: usize) -> String {
         0 => format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n  namespace: team-{t}\n  labels: {{app: app-{i}}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: app-{i}}}}}\n  template:\n    metadata: {{labels: {{app: app-{i}}}}}\n    spec:\n      serviceAccountName: app-{i}\n      securityContext: {{runAsNonRoot: true}}\n      containers:\n        - name: app\n          image: registry.example.com/apps/app-{i}:{tag}\n          ports: [{{containerPort: 8080}}]\n          securityContext: {{allowPrivilegeEscalation: {ape}, privileged: {priv}}}\n          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{memory: 256Mi}}\n          env:\n            - {{name: LOG_LEVEL, value: info}}\n            - {{name: DB_PASSWORD, valueFrom: {{secretKeyRef: {{name: db, key: password}}}}}}\n",
             t = i % 20,
-            tag = if i % 10 == 0 { "latest" } else { "1.4.2" },
-            ape = i % 3 != 0,
-            priv = i % 50 == 0
+            tag = if i.is_multiple_of(10) { "latest" } else { "1.4.2" },
+            ape = !i.is_multiple_of(3),
+            priv = i.is_multiple_of(50)
         ),
         1 => format!(
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: app-{i}\n  namespace: team-{}\nspec:\n  selector: {{app: app-{i}}}\n  ports: [{{port: 80, targetPort: 8080}}]\n",
@@ -43,7 +43,7 @@ fn k8s_doc(i: usize) -> String {
         _ => format!(
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: app-{i}\n  namespace: team-{}\nrules:\n  - apiGroups: [\"\"]\n    resources: [{}]\n    verbs: [get, list, watch]\n",
             i % 20,
-            if i % 9 == 0 { "secrets" } else { "configmaps" }
+            if i.is_multiple_of(9) { "secrets" } else { "configmaps" }
         ),
     }
 }
@@ -52,9 +52,9 @@ fn iam_doc(i: usize) -> String {
     if i.is_multiple_of(2) {
         format!(
             "{{\"bindings\": [{{\"role\": \"{}\", \"members\": [\"serviceAccount:app-{i}@p.iam.gserviceaccount.com\", \"group:team-{}@example.com\"]}}, {{\"role\": \"roles/storage.objectViewer\", \"members\": [\"{}\"]}}], \"etag\": \"BwX\", \"version\": 1}}\n",
-            if i % 10 == 0 { "roles/editor" } else { "roles/run.invoker" },
+            if i.is_multiple_of(10) { "roles/editor" } else { "roles/run.invoker" },
             i % 20,
-            if i % 25 == 0 { "allUsers" } else { "group:analysts@example.com" }
+            if i.is_multiple_of(25) { "allUsers" } else { "group:analysts@example.com" }
         )
     } else {
         format!(

@@ -153,6 +153,9 @@ pub fn compile(opts: &CheckOptions) -> Result<PolicySet, PolicyError> {
     PolicySet::compile(&files, data_files(&opts.data)?)
 }
 
+/// A file's findings, or why it could not be read.
+type FileOutcome = Result<FileResult, Vec<InputError>>;
+
 struct FileResult {
     name: String,
     text: Arc<str>,
@@ -191,8 +194,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     let today = super::waiver::Date::today();
     let files = input::collect_files(&opts.paths)?;
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<FileResult, Vec<InputError>>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new((0..files.len()).map(|_| None).collect());
     let fatal: Mutex<Option<PolicyError>> = Mutex::new(None);
     let jobs = opts.jobs.clamp(1, files.len().max(1));
     std::thread::scope(|s| {
@@ -268,7 +270,7 @@ fn check_file(
     opts: &CheckOptions,
     user: &[String],
     today: super::waiver::Date,
-) -> Result<Result<FileResult, Vec<InputError>>, PolicyError> {
+) -> Result<FileOutcome, PolicyError> {
     let source = match input::read_source(path) {
         Ok(s) => Arc::new(s),
         Err(e) => return Ok(Err(vec![e])),
