@@ -498,8 +498,21 @@ fn branch_is_current(
     }
     let theirs = fetch(repo, url, branch)?;
     let ours = repo.find_commit(ours).map_err(git_err("cannot read the new commit"))?;
-    let same = theirs.tree_id() == ours.tree_id() && theirs.parent_ids().eq(ours.parent_ids());
+    // Parents as written in the commits: in a shallow clone a fetched commit at the
+    // boundary reports no parents through `parent_ids()` (the graft hides them).
+    let same = theirs.tree_id() == ours.tree_id() && raw_parents(repo, theirs.id()) == raw_parents(repo, ours.id());
     Ok(same.then(|| theirs.id()))
+}
+
+/// The `parent` lines of a commit object, whatever the shallow grafts say.
+fn raw_parents(repo: &Repository, commit: git2::Oid) -> Vec<String> {
+    let Ok(odb) = repo.odb() else { return Vec::new() };
+    let Ok(obj) = odb.read(commit) else { return Vec::new() };
+    String::from_utf8_lossy(obj.data())
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("parent ").map(str::to_owned))
+        .collect()
 }
 
 /// The whole bump, in a scratch clone under `workdir`.
