@@ -406,3 +406,56 @@ fn every_report_format_is_written_and_well_formed() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("FORMAT one of: human, json, sarif, junit, gitlab"), "{}", bad.stderr);
 }
+
+#[test]
+fn grants_beyond_the_permissions_budget_are_findings() {
+    let dir = fixtures().join("budget");
+    let r = check(&dir, &[".", "--permissions", "permissions.yaml", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = json(&r);
+    let mut lp: Vec<(String, u64, String)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"].as_str().is_some_and(|s| s.starts_with("SG-LP-")))
+        .map(|f| {
+            let file = f["file"].as_str().unwrap_or_default().trim_start_matches("./").to_owned();
+            (file, f["line"].as_u64().unwrap_or(0), f["message"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    lp.sort();
+    assert_eq!(
+        lp,
+        vec![
+            ("aws/deployer.json".into(), 5, "s3:deleteobject is beyond the budget of aws/deployer.json (s3:getobject, s3:putobject, ecr:*)".into()),
+            ("gcp.yaml".into(), 7, "serviceAccount:ci@my-project.iam.gserviceaccount.com holds roles/storage.objectAdmin, beyond its budget (roles/run.developer, roles/artifactregistry.writer)".into()),
+            ("rbac.yaml".into(), 14, "ServiceAccount/shop/shop-api can get secrets (core) through Role shop-api, beyond its budget".into()),
+            ("rbac.yaml".into(), 14, "ServiceAccount/shop/shop-api can list secrets (core) through Role shop-api, beyond its budget".into()),
+            ("rbac.yaml".into(), 23, "ServiceAccount/shop/report is bound to ClusterRole view, which is not among the checked documents: its grants cannot be held to the budget".into()),
+        ]
+    );
+    // Within budget: no SG-LP findings (the group is not in the budget, so not judged).
+    let ok = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        ok.path().join("p.yaml"),
+        "gcp:\n  serviceAccount:ci@my-project.iam.gserviceaccount.com:\n    roles: [roles/run.developer, roles/storage.objectAdmin]\n",
+    )
+    .expect("w");
+    std::fs::copy(dir.join("gcp.yaml"), ok.path().join("gcp.yaml")).expect("copy");
+    let r = check(ok.path(), &["gcp.yaml", "--permissions", "p.yaml", "--format", "json"]);
+    let v = json(&r);
+    assert!(
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| !f["rule"].as_str().unwrap_or("").starts_with("SG-LP")),
+        "{v}"
+    );
+
+    // A budget with a typo is an error with its position, not an empty budget.
+    std::fs::write(ok.path().join("bad.yaml"), "gpc:\n  x: {roles: []}\n").expect("w");
+    let bad = check(ok.path(), &["gcp.yaml", "--permissions", "bad.yaml"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("bad.yaml:1:1") && bad.stderr.contains("gcp"), "{}", bad.stderr);
+}

@@ -45,6 +45,10 @@ fn the_demo_pipeline_runs_on_embedded_defaults() {
     assert_eq!(step(&v, "dags")["outputs"]["uploaded"], "4");
     assert!(dir.path().join("bucket/dags/common/tables.py").is_file());
     assert_eq!(step(&v, "bump")["outputs"]["changed"], "true");
+    // The gate checked the demo's manifests and IAM policy and found nothing.
+    assert_eq!(step(&v, "gate")["outputs"]["documents"], "3");
+    assert_eq!(step(&v, "gate")["outputs"]["errors"], "0");
+    assert_eq!(step(&v, "gate")["outputs"]["denied"], "false");
     let values = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(&gitops)

@@ -351,6 +351,10 @@ pub struct CheckArgs {
     /// The waiver file (default: .shipgate-waivers.yaml when it exists).
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
+    /// The least-privilege budget: per principal, the permissions it needs; every grant
+    /// beyond it is a finding.
+    #[arg(long, value_name = "FILE")]
+    pub permissions: Option<PathBuf>,
     /// Leave the built-in library out (only --policy rules run).
     #[arg(long)]
     pub no_builtin: bool,

@@ -60,6 +60,7 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
         input_type: a.input_type,
         builtin: !a.no_builtin,
         waivers: a.waivers,
+        permissions: a.permissions,
         ..CheckOptions::default()
     };
     if !a.namespace.is_empty() {
@@ -81,7 +82,7 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
     let json = || policy::output::render("json", &report, threshold).unwrap_or_default();
     for (format, file) in &reports {
         let text = policy::output::render(format, &report, threshold).unwrap_or_default();
-        if let Err(e) = std::fs::write(file, text) {
+        if let Err(e) = policy::output::write(std::path::Path::new(file), &text) {
             error(g, &format!("cannot write the {format} report to {file}: {e}"), None);
             return ExitCode::Usage;
         }

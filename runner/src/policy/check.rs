@@ -30,6 +30,8 @@ pub struct CheckOptions {
     pub builtin: bool,
     /// The waiver file (default: `.shipgate-waivers.yaml` when it exists).
     pub waivers: Option<PathBuf>,
+    /// The least-privilege budget (`--permissions`).
+    pub permissions: Option<PathBuf>,
     pub jobs: usize,
 }
 
@@ -44,6 +46,7 @@ impl Default for CheckOptions {
             input_type: None,
             builtin: true,
             waivers: None,
+            permissions: None,
             jobs: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
@@ -73,6 +76,14 @@ impl CheckReport {
     /// Whether the gate denies at this threshold.
     pub fn denied(&self, fail_on: Severity) -> bool {
         self.findings.iter().any(|f| f.severity <= fail_on)
+    }
+
+    /// Files a finding as counting or waived, after the waiver file had its say.
+    fn file(&mut self, mut f: Finding, waivers: &[super::waiver::Waiver], today: super::waiver::Date) {
+        for w in waivers {
+            w.apply(&mut f, today, &mut self.expired);
+        }
+        if f.waived.is_some() { self.waived.push(f) } else { self.findings.push(f) }
     }
 
     pub fn count(&self, s: Severity) -> usize {
@@ -162,6 +173,8 @@ struct FileResult {
     docs: Vec<(InputType, Option<String>)>,
     findings: Vec<Finding>,
     expired: Vec<super::waiver::Expired>,
+    /// Documents the permissions budget looks at, across files.
+    budgeted: Vec<Document>,
 }
 
 pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
@@ -191,6 +204,10 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
         }
         None => Vec::new(),
     };
+    let budget = match &opts.permissions {
+        Some(p) => Some(super::budget::load(p).map_err(PolicyError::Input)?),
+        None => None,
+    };
     let today = super::waiver::Date::today();
     let files = input::collect_files(&opts.paths)?;
     let next = AtomicUsize::new(0);
@@ -200,14 +217,14 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     std::thread::scope(|s| {
         for _ in 0..jobs {
             let mut set = set.clone();
-            let (next, results, fatal, files, user) = (&next, &results, &fatal, &files, &user);
+            let (next, results, fatal, files, user, budget) = (&next, &results, &fatal, &files, &user, budget.as_ref());
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= files.len() || fatal.lock().is_ok_and(|f| f.is_some()) {
                         break;
                     }
-                    let r = check_file(&mut set, &files[i], opts, user, today);
+                    let r = check_file(&mut set, &files[i], opts, user, today, budget);
                     let r = match r {
                         Ok(r) => r,
                         Err(e) => {
@@ -229,6 +246,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     }
     let mut report = CheckReport { files: files.len(), docs: set.docs().clone(), ..CheckReport::default() };
     let mut errors = Vec::new();
+    let mut budgeted = Vec::new();
     for r in results.into_inner().unwrap_or_default().into_iter().flatten() {
         match r {
             Err(e) => errors.extend(e),
@@ -239,11 +257,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
                     report.unchecked.extend(unchecked);
                 }
                 report.expired.extend(f.expired);
-                for mut x in f.findings {
-                    for w in &waivers {
-                        w.apply(&mut x, today, &mut report.expired);
-                    }
-                    if x.waived.is_some() { report.waived.push(x) } else { report.findings.push(x) }
+                budgeted.extend(f.budgeted);
+                for x in f.findings {
+                    report.file(x, &waivers, today);
                 }
                 report.sources.insert(f.name, f.text);
             }
@@ -251,6 +267,12 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     }
     if !errors.is_empty() {
         return Err(PolicyError::Input(errors));
+    }
+    if let Some(b) = &budget {
+        report.docs.extend(super::budget::docs().into_iter().map(|d| (d.id.clone(), d)));
+        for x in b.check(&budgeted) {
+            report.file(x, &waivers, today);
+        }
     }
     if report.documents == 0 {
         return Err(PolicyError::Usage(format!(
@@ -270,6 +292,7 @@ fn check_file(
     opts: &CheckOptions,
     user: &[String],
     today: super::waiver::Date,
+    budget: Option<&super::budget::Budget>,
 ) -> Result<FileOutcome, PolicyError> {
     let source = match input::read_source(path) {
         Ok(s) => Arc::new(s),
@@ -295,7 +318,11 @@ fn check_file(
         docs: Vec::new(),
         findings: Vec::new(),
         expired: Vec::new(),
+        budgeted: Vec::new(),
     };
+    if let Some(b) = budget {
+        out.budgeted.extend(all.iter().filter(|d| b.relevant(d)).cloned());
+    }
     for d in &all {
         let mut packages: Vec<&str> = user.iter().map(String::as_str).collect();
         if opts.builtin

@@ -50,7 +50,10 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RuleDoc>, (usize, String)> {
             .unwrap_or("")
             .to_owned();
         let docs = crate::yaml::parse_documents(&yaml)
-            .map_err(|e| (start + e.span.start.line, format!("the METADATA block is not valid YAML: {}", e.message)))?;
+            // An error found at the end of the block is reported on its last line.
+            .map_err(|e| {
+                ((start + e.span.start.line).min(i), format!("the METADATA block is not valid YAML: {}", e.message))
+            })?;
         let v = docs.0.first().map(crate::yaml::Node::to_json).unwrap_or(Value::Null);
         let s = |v: &Value| v.as_str().unwrap_or_default().trim().to_owned();
         let custom = &v["custom"];

@@ -1,6 +1,7 @@
 //! The policy gate: inputs ([`input`], [`detect`], [`terraform`]), Rego evaluation
 //! ([`engine`], [`metadata`]), findings ([`finding`]) and the check itself ([`check`]).
 
+pub mod budget;
 pub mod builtin;
 pub mod check;
 pub mod detect;

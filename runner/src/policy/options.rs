@@ -32,6 +32,9 @@ pub struct PolicyCheckOptions {
     /// The waiver file (default: `.shipgate-waivers.yaml` when it exists).
     #[serde(default)]
     pub waivers: Option<String>,
+    /// The least-privilege budget: per principal, the permissions it needs.
+    #[serde(default)]
+    pub permissions: Option<String>,
     /// Evaluate the built-in library (default true).
     #[serde(default = "yes")]
     pub builtin: bool,
@@ -94,6 +97,7 @@ impl PolicyCheckOptions {
             input_type: self.input_type,
             builtin: self.builtin,
             waivers: self.waivers.as_ref().map(PathBuf::from),
+            permissions: self.permissions.as_ref().map(PathBuf::from),
             ..CheckOptions::default()
         };
         if let Some(ns) = &self.namespace {

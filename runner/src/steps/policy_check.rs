@@ -118,17 +118,11 @@ impl Step for CheckStep {
             for line in text.lines() {
                 (ctx.emit)(Stream::Stdout, line.to_owned());
             }
-            let write = |file: &Option<String>, text: String| -> Result<(), StepError> {
-                if let Some(f) = file {
-                    std::fs::write(f, text)
-                        .map_err(|e| StepError::Failed(format!("cannot write the report {f}: {e}")))?;
-                }
-                Ok(())
-            };
-            write(&self.opts.output.human, text.clone())?;
-            let json =
-                serde_json::to_string_pretty(&crate::policy::output::json(&r, self.opts.fail_on)).unwrap_or_default();
-            write(&self.opts.output.json, json + "\n")?;
+            for (format, file) in self.opts.output.requested() {
+                let text = crate::policy::output::render(format, &r, self.opts.fail_on).unwrap_or_default();
+                crate::policy::output::write(std::path::Path::new(file), &text)
+                    .map_err(|e| StepError::Failed(format!("cannot write the {format} report {file}: {e}")))?;
+            }
             let denied = r.denied(self.opts.fail_on);
             for (k, v) in [
                 ("errors", r.count(Severity::Error).to_string()),
