@@ -57,7 +57,8 @@ fn the_builtin_library_finds_what_the_corpus_expects_at_the_offending_line() {
         .expect("library compiles");
     let mut covered: std::collections::BTreeSet<String> = expected.keys().map(|k| k.2.clone()).collect();
     covered.insert("SG-GCP-008".into());
-    let ids: std::collections::BTreeSet<String> = set.docs().keys().cloned().collect();
+    let mut ids: std::collections::BTreeSet<String> = set.docs().keys().cloned().collect();
+    ids.insert(shipgate::policy::schema::RULE.into());
     assert_eq!(ids, covered, "rules without a corpus case");
 }
 
@@ -458,4 +459,68 @@ fn grants_beyond_the_permissions_budget_are_findings() {
     let bad = check(ok.path(), &["gcp.yaml", "--permissions", "bad.yaml"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("bad.yaml:1:1") && bad.stderr.contains("gcp"), "{}", bad.stderr);
+}
+
+#[test]
+fn manifests_are_validated_against_strict_schemas_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    std::fs::write(
+        p.join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec:\n  replicas: two\n  template:\n    spec:\n      serviceAccountName: api\n      containers: [{name: api, image: r/api:1, imagePullPolcy: Always}]\n---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\nspec:\n  endpoints: [{port: web}]\n  selecter: {}\n",
+    )
+    .expect("w");
+    let r = check(p, &["deploy.yaml", "--format", "json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = json(&r);
+    let schema: Vec<(u64, String)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "SG-SCHEMA-001")
+        .map(|f| (f["line"].as_u64().unwrap_or(0), f["message"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    assert!(
+        schema.iter().any(|(l, m)| *l == 5 && m.starts_with("spec.replicas: ") && m.contains("integer")),
+        "{schema:?}"
+    );
+    assert!(
+        schema.iter().any(|(l, m)| *l == 9 && m == "spec.template.spec.containers[0]: unknown field `imagePullPolcy`"),
+        "{schema:?}"
+    );
+    assert!(schema.iter().any(|(_, m)| m.contains("selector")), "a required field is missing: {schema:?}");
+    // A kind with no schema is reported as not validated, never passed silently.
+    assert_eq!(v["summary"]["unvalidated"], 1, "{v}");
+    assert!(
+        v["unvalidated"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no schema for monitoring.coreos.com/v1 ServiceMonitor")
+    );
+    let human = check(p, &["deploy.yaml"]);
+    assert!(human.stdout.contains("not validated (1: no schema for their kind"), "{}", human.stdout);
+
+    // With a CRD catalog the custom resource is validated too.
+    let catalog = p.join("catalog/monitoring.coreos.com");
+    std::fs::create_dir_all(&catalog).expect("mkdir");
+    std::fs::write(
+        catalog.join("servicemonitor_v1.json"),
+        r#"{"type": "object", "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}, "spec": {"type": "object", "additionalProperties": false, "properties": {"endpoints": {"type": "array"}, "selector": {"type": "object"}}}}}"#,
+    )
+    .expect("w");
+    let v = json(&check(p, &["deploy.yaml", "--schema-dir", "catalog", "--format", "json"]));
+    assert_eq!(v["summary"]["unvalidated"], 0, "{v}");
+    assert!(
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["line"] == 16 && f["message"] == "spec: unknown field `selecter`"),
+        "{v}"
+    );
+    // A catalog schema that is not JSON fails closed.
+    std::fs::write(catalog.join("servicemonitor_v1.json"), "{ not json").expect("w");
+    let broken = check(p, &["deploy.yaml", "--schema-dir", "catalog"]);
+    assert_eq!(broken.code, 2, "{}", broken.stderr);
+    assert!(broken.stderr.contains("servicemonitor_v1.json is not JSON"), "{}", broken.stderr);
 }

@@ -351,6 +351,10 @@ pub struct CheckArgs {
     /// The waiver file (default: .shipgate-waivers.yaml when it exists).
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
+    /// A CRD schema catalog laid out as {group}/{kind}_{version}.json (before the
+    /// built-in Kubernetes schemas).
+    #[arg(long, value_name = "DIR")]
+    pub schema_dir: Option<PathBuf>,
     /// The least-privilege budget: per principal, the permissions it needs; every grant
     /// beyond it is a finding.
     #[arg(long, value_name = "FILE")]

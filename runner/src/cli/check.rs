@@ -61,6 +61,7 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
         builtin: !a.no_builtin,
         waivers: a.waivers,
         permissions: a.permissions,
+        schema_dir: a.schema_dir,
         ..CheckOptions::default()
     };
     if !a.namespace.is_empty() {

@@ -32,6 +32,8 @@ pub struct CheckOptions {
     pub waivers: Option<PathBuf>,
     /// The least-privilege budget (`--permissions`).
     pub permissions: Option<PathBuf>,
+    /// A CRD schema catalog (`{group}/{kind}_{version}.json`), before the built-in schemas.
+    pub schema_dir: Option<PathBuf>,
     pub jobs: usize,
 }
 
@@ -47,6 +49,7 @@ impl Default for CheckOptions {
             builtin: true,
             waivers: None,
             permissions: None,
+            schema_dir: None,
             jobs: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
@@ -63,6 +66,8 @@ pub struct CheckReport {
     pub by_type: BTreeMap<&'static str, usize>,
     /// Waivers past their expiry date: they no longer waive.
     pub expired: Vec<super::waiver::Expired>,
+    /// Kubernetes documents whose kind has no schema: not validated (never passed).
+    pub unvalidated: Vec<String>,
     /// Documents no policy looked at (unknown type and no user policy selected).
     pub unchecked: Vec<String>,
     #[serde(skip)]
@@ -175,6 +180,17 @@ struct FileResult {
     expired: Vec<super::waiver::Expired>,
     /// Documents the permissions budget looks at, across files.
     budgeted: Vec<Document>,
+    unvalidated: Vec<String>,
+}
+
+/// What every file of a check shares.
+#[derive(Clone, Copy)]
+struct FileContext<'a> {
+    opts: &'a CheckOptions,
+    user: &'a [String],
+    today: super::waiver::Date,
+    budget: Option<&'a super::budget::Budget>,
+    schemas: Option<&'a super::schema::Schemas>,
 }
 
 pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
@@ -208,6 +224,12 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
         Some(p) => Some(super::budget::load(p).map_err(PolicyError::Input)?),
         None => None,
     };
+    // Schema validation is part of the built-in checks, or asked for with a catalog.
+    let schemas = if opts.builtin || opts.schema_dir.is_some() {
+        Some(super::schema::Schemas::new(opts.schema_dir.clone())?)
+    } else {
+        None
+    };
     let today = super::waiver::Date::today();
     let files = input::collect_files(&opts.paths)?;
     let next = AtomicUsize::new(0);
@@ -217,14 +239,15 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     std::thread::scope(|s| {
         for _ in 0..jobs {
             let mut set = set.clone();
-            let (next, results, fatal, files, user, budget) = (&next, &results, &fatal, &files, &user, budget.as_ref());
+            let (next, results, fatal, files) = (&next, &results, &fatal, &files);
+            let ctx = FileContext { opts, user: &user, today, budget: budget.as_ref(), schemas: schemas.as_ref() };
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= files.len() || fatal.lock().is_ok_and(|f| f.is_some()) {
                         break;
                     }
-                    let r = check_file(&mut set, &files[i], opts, user, today, budget);
+                    let r = check_file(&mut set, &files[i], &ctx);
                     let r = match r {
                         Ok(r) => r,
                         Err(e) => {
@@ -258,6 +281,7 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
                 }
                 report.expired.extend(f.expired);
                 budgeted.extend(f.budgeted);
+                report.unvalidated.extend(f.unvalidated);
                 for x in f.findings {
                     report.file(x, &waivers, today);
                 }
@@ -267,6 +291,10 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     }
     if !errors.is_empty() {
         return Err(PolicyError::Input(errors));
+    }
+    if schemas.is_some() {
+        let d = super::schema::doc();
+        report.docs.insert(d.id.clone(), d);
     }
     if let Some(b) = &budget {
         report.docs.extend(super::budget::docs().into_iter().map(|d| (d.id.clone(), d)));
@@ -286,14 +314,8 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     Ok(report)
 }
 
-fn check_file(
-    set: &mut PolicySet,
-    path: &std::path::Path,
-    opts: &CheckOptions,
-    user: &[String],
-    today: super::waiver::Date,
-    budget: Option<&super::budget::Budget>,
-) -> Result<FileOutcome, PolicyError> {
+fn check_file(set: &mut PolicySet, path: &std::path::Path, ctx: &FileContext<'_>) -> Result<FileOutcome, PolicyError> {
+    let FileContext { opts, user, today, budget, schemas } = *ctx;
     let source = match input::read_source(path) {
         Ok(s) => Arc::new(s),
         Err(e) => return Ok(Err(vec![e])),
@@ -319,6 +341,7 @@ fn check_file(
         findings: Vec::new(),
         expired: Vec::new(),
         budgeted: Vec::new(),
+        unvalidated: Vec::new(),
     };
     if let Some(b) = budget {
         out.budgeted.extend(all.iter().filter(|d| b.relevant(d)).cloned());
@@ -335,14 +358,28 @@ fn check_file(
         if d.origin.is_some() {
             packages.retain(|p| p.starts_with("data.shipgate"));
         }
-        let unchecked = packages.is_empty().then(|| format!("{}: {}", d.source.name, d.resource()));
-        out.docs.push((d.input_type, unchecked));
-        if packages.is_empty() {
-            continue;
+        let mut findings = Vec::new();
+        if let Some(s) = schemas
+            && d.input_type == InputType::Kubernetes
+            && d.origin.is_none()
+        {
+            match s.validate(d)? {
+                super::schema::Outcome::Valid => {}
+                super::schema::Outcome::Invalid(f) => findings.extend(f),
+                super::schema::Outcome::NoSchema(what) => out.unvalidated.push(what),
+            }
         }
-        let results = set
-            .evaluate(&d.value, &packages)
-            .map_err(|e| PolicyError::Evaluation(format!("{} ({}): {e}", d.source.name, d.resource())))?;
+        let unchecked = (packages.is_empty()
+            && findings.is_empty()
+            && !(schemas.is_some() && d.input_type == InputType::Kubernetes))
+            .then(|| format!("{}: {}", d.source.name, d.resource()));
+        out.docs.push((d.input_type, unchecked));
+        if !packages.is_empty() {
+            let results = set
+                .evaluate(&d.value, &packages)
+                .map_err(|e| PolicyError::Evaluation(format!("{} ({}): {e}", d.source.name, d.resource())))?;
+            findings.extend(results.iter().map(|r| Finding::from_result(d, r, set.docs())));
+        }
         let annotated = match d.value["metadata"]["annotations"][super::waiver::ANNOTATION].as_str() {
             Some(text) => {
                 let span = d.locate(&["metadata".into(), "annotations".into(), super::waiver::ANNOTATION.into()]);
@@ -353,8 +390,7 @@ fn check_file(
             }
             None => Vec::new(),
         };
-        for r in &results {
-            let mut f = Finding::from_result(d, r, set.docs());
+        for mut f in findings {
             for w in &annotated {
                 w.apply(&mut f, today, &mut out.expired);
             }

@@ -11,6 +11,7 @@ pub mod input;
 pub mod metadata;
 pub mod options;
 pub mod output;
+pub mod schema;
 pub mod terraform;
 pub mod waiver;
 

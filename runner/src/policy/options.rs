@@ -32,6 +32,10 @@ pub struct PolicyCheckOptions {
     /// The waiver file (default: `.shipgate-waivers.yaml` when it exists).
     #[serde(default)]
     pub waivers: Option<String>,
+    /// A CRD schema catalog (`{group}/{kind}_{version}.json`), looked up before the
+    /// built-in Kubernetes schemas.
+    #[serde(default)]
+    pub schema_dir: Option<String>,
     /// The least-privilege budget: per principal, the permissions it needs.
     #[serde(default)]
     pub permissions: Option<String>,
@@ -98,6 +102,7 @@ impl PolicyCheckOptions {
             builtin: self.builtin,
             waivers: self.waivers.as_ref().map(PathBuf::from),
             permissions: self.permissions.as_ref().map(PathBuf::from),
+            schema_dir: self.schema_dir.as_ref().map(PathBuf::from),
             ..CheckOptions::default()
         };
         if let Some(ns) = &self.namespace {

@@ -65,6 +65,20 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
     if !report.expired.is_empty() {
         out.push('\n');
     }
+    if !report.unvalidated.is_empty() {
+        let _ = writeln!(
+            out,
+            "not validated ({}: no schema for their kind; pass CRD schemas with --schema-dir):",
+            report.unvalidated.len()
+        );
+        for u in report.unvalidated.iter().take(20) {
+            let _ = writeln!(out, "  {u}");
+        }
+        if report.unvalidated.len() > 20 {
+            let _ = writeln!(out, "  … and {} more", report.unvalidated.len() - 20);
+        }
+        out.push('\n');
+    }
     if !report.unchecked.is_empty() {
         let _ = writeln!(out, "not checked ({}: no policy applies to their type):", report.unchecked.len());
         for u in report.unchecked.iter().take(20) {

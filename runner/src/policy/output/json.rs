@@ -20,10 +20,12 @@ pub fn json(report: &CheckReport, fail_on: Severity) -> serde_json::Value {
             "waived": report.waived.len(),
             "expired_waivers": report.expired.len(),
             "unchecked": report.unchecked.len(),
+            "unvalidated": report.unvalidated.len(),
         },
         "findings": report.findings,
         "waived": report.waived,
         "expired_waivers": report.expired,
         "unchecked": report.unchecked,
+        "unvalidated": report.unvalidated,
     })
 }
