@@ -7,6 +7,8 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("apps/deployment_v1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/apps/deployment_v1.json"))),
     ("apps/replicaset_v1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/apps/replicaset_v1.json"))),
     ("apps/statefulset_v1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/apps/statefulset_v1.json"))),
+    ("argoproj.io/application_v1alpha1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/argoproj.io/application_v1alpha1.json"))),
+    ("argoproj.io/appproject_v1alpha1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/argoproj.io/appproject_v1alpha1.json"))),
     ("autoscaling/horizontalpodautoscaler_v1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/autoscaling/horizontalpodautoscaler_v1.json"))),
     ("autoscaling/horizontalpodautoscaler_v2.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/autoscaling/horizontalpodautoscaler_v2.json"))),
     ("batch/cronjob_v1.json", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/kubernetes/batch/cronjob_v1.json"))),
