@@ -77,7 +77,7 @@ fn a_clean_file_passes_and_the_human_report_shows_the_offending_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("app.yaml"),
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  project: default\n  source: {targetRevision: v1}\n  destination: {namespace: shop}\n",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  project: default\n  source: {repoURL: \"https://gitlab.example.com/platform/gitops.git\", targetRevision: v1}\n  destination: {namespace: shop}\n",
     )
     .expect("write");
     assert_eq!(check(dir.path(), &["app.yaml"]).code, 0);

@@ -111,6 +111,11 @@ impl Schemas {
                 doc.resource()
             )));
         };
+        // Most documents are valid: the short-circuiting check first, the errors only
+        // for the others.
+        if v.is_valid(&doc.value) {
+            return Ok(Outcome::Valid);
+        }
         let findings: Vec<Finding> = v.iter_errors(&doc.value).map(|e| finding(doc, &e)).collect();
         Ok(if findings.is_empty() { Outcome::Valid } else { Outcome::Invalid(findings) })
     }
