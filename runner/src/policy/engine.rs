@@ -163,25 +163,19 @@ impl PolicySet {
         &self.docs
     }
 
-    /// Evaluates the packages named by `paths` (`data.main`, …) on one input. Each
-    /// package is evaluated once, as a whole, so that its rules share the helper rules
-    /// they use (a document's containers are found once for `deny` and `warn`).
+    /// Evaluates the packages named by `paths` (`data.main`, …) on one input, rule by
+    /// rule (measured faster than evaluating each package as a whole, which also
+    /// computes helper rules no finding needs).
     pub fn evaluate(&mut self, input: &Value, paths: &[&str]) -> Result<Vec<RuleResult>, PolicyError> {
         use serde::Deserialize as _;
         let input = regorus::Value::deserialize(input).map_err(|e| PolicyError::Evaluation(format!("input: {e}")))?;
         self.engine.set_input(input);
         let mut out = Vec::new();
         for p in self.packages.iter().filter(|p| paths.contains(&p.path.as_str())) {
-            let results = self.engine.eval_query(p.path.clone(), false).map_err(|e| eval_error(&p.path, &e))?;
-            let package = results
-                .result
-                .into_iter()
-                .next()
-                .and_then(|r| r.expressions.into_iter().next())
-                .map_or(regorus::Value::Undefined, |e| e.value);
             let excepted: BTreeSet<String> = if p.has_exception {
+                let v = self.engine.eval_rule(format!("{}.exception", p.path)).map_err(|e| eval_error(&p.path, &e))?;
                 let mut names = BTreeSet::new();
-                for group in to_json(&package["exception"]).as_array().into_iter().flatten() {
+                for group in to_json(&v).as_array().into_iter().flatten() {
                     match group {
                         Value::Array(a) => names.extend(a.iter().filter_map(Value::as_str).map(str::to_owned)),
                         Value::String(s) => {
@@ -195,17 +189,18 @@ impl PolicySet {
                 BTreeSet::new()
             };
             for (name, kind, suffix) in &p.rules {
-                let v = &package[name.as_str()];
-                if *v == regorus::Value::Undefined {
+                let rule = format!("{}.{name}", p.path);
+                let v = self.engine.eval_rule(rule.clone()).map_err(|e| eval_error(&rule, &e))?;
+                if v == regorus::Value::Undefined {
                     continue;
                 }
-                let items = match to_json(v) {
+                let items = match to_json(&v) {
                     Value::Array(items) => items,
                     Value::Null | Value::Bool(false) => Vec::new(),
                     // A complete rule (`deny = "msg"`, `deny = true`) is one result.
                     other => vec![other],
                 };
-                let rule = format!("{}.{name}", p.path.trim_start_matches("data."));
+                let rule = rule.trim_start_matches("data.").to_owned();
                 for value in items {
                     out.push(RuleResult {
                         rule: rule.clone(),
