@@ -311,3 +311,25 @@ fn bump_over_ssh_with_a_key_from_the_environment_and_a_known_host() {
     }
     drop(ssh);
 }
+
+#[test]
+fn set_with_a_selector_holding_an_equals_sign_edits_the_selected_item() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let work = base.path().join("w");
+    std::fs::create_dir(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", "main"]);
+    let app = "kind: Application\nspec:\n  source:\n    helm:\n      parameters:\n        - name: replicas\n          value: \"2\"\n        - name: image.tag\n          value: \"1.4.1\"  # bumped\n";
+    std::fs::write(work.join("app.yaml"), app).expect("write");
+    git(&work, &["add", "."]);
+    git(&work, &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "app"]);
+    git(base.path(), &["init", "-q", "--bare", "-b", "main", "gitops.git"]);
+    git(&work, &["push", "-q", &base.path().join("gitops.git").display().to_string(), "main"]);
+    let out = crate::support::run(crate::support::shipgate(base.path()).args([
+        "bump",
+        "gitops.git",
+        "--set",
+        "app.yaml:spec.source.helm.parameters[name=image.tag].value=1.4.2",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(head_file(base.path(), "app.yaml"), app.replace("\"1.4.1\"  # bumped", "\"1.4.2\"  # bumped"));
+}

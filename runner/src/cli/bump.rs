@@ -14,7 +14,7 @@ use crate::steps::gitops_bump::{run_bump, summary};
 
 fn parse_set(s: &str, doc: &DocSelector, create: bool) -> Result<Edit, String> {
     let (file, rest) = s.split_once(':').ok_or_else(|| format!("`{s}` is not FILE:PATH=VALUE"))?;
-    let (path, value) = rest.split_once('=').ok_or_else(|| format!("`{s}` is not FILE:PATH=VALUE"))?;
+    let (path, value) = split_path_value(rest).ok_or_else(|| format!("`{s}` is not FILE:PATH=VALUE"))?;
     Ok(Edit::Set {
         file: file.into(),
         doc: doc.clone(),
@@ -22,6 +22,21 @@ fn parse_set(s: &str, doc: &DocSelector, create: bool) -> Result<Edit, String> {
         value: NewValue::Str(value.into()),
         create,
     })
+}
+
+/// Splits `PATH=VALUE` at the first `=` outside `[…]` selectors, so that
+/// `parameters[name=image.tag].value=1.4.2` keeps its selector.
+fn split_path_value(s: &str) -> Option<(&str, &str)> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '=' if depth == 0 => return Some((&s[..i], &s[i + 1..])),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn parse_doc(s: Option<&str>) -> Result<DocSelector, String> {
@@ -140,5 +155,20 @@ pub(crate) fn bump(g: &Global, a: BumpArgs) -> ExitCode {
             );
             ExitCode::Infrastructure
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_path_value;
+
+    #[test]
+    fn set_values_split_outside_selectors() {
+        assert_eq!(
+            split_path_value("spec.source.helm.parameters[name=image.tag].value=1.4.2"),
+            Some(("spec.source.helm.parameters[name=image.tag].value", "1.4.2"))
+        );
+        assert_eq!(split_path_value("image.tag=a=b"), Some(("image.tag", "a=b")));
+        assert_eq!(split_path_value("images[name=x]"), None);
     }
 }
