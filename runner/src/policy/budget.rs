@@ -144,21 +144,7 @@ pub fn docs() -> Vec<RuleDoc> {
 }
 
 fn finding(doc: &Document, rule: &str, message: String, path: &[Value]) -> Finding {
-    let span = doc.locate(path);
-    Finding {
-        rule: rule.to_owned(),
-        severity: Severity::Error,
-        message,
-        resource: doc.resource(),
-        file: doc.source.name.clone(),
-        line: span.start.line,
-        col: span.start.col,
-        end_line: span.end.line,
-        end_col: span.end.col,
-        input_type: doc.input_type,
-        policy: "permissions budget".into(),
-        waived: None,
-    }
+    Finding::new(doc, rule, Severity::Error, message, doc.locate(path), "permissions budget")
 }
 
 fn list(v: &Value) -> Vec<&str> {

@@ -70,6 +70,31 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding on `doc` at `span` (not waived).
+    pub fn new(
+        doc: &Document,
+        rule: &str,
+        severity: Severity,
+        message: String,
+        span: crate::yaml::Span,
+        policy: &str,
+    ) -> Finding {
+        Finding {
+            rule: rule.to_owned(),
+            severity,
+            message,
+            resource: doc.resource(),
+            file: doc.source.name.clone(),
+            line: span.start.line,
+            col: span.start.col,
+            end_line: span.end.line,
+            end_col: span.end.col,
+            input_type: doc.input_type,
+            policy: policy.to_owned(),
+            waived: None,
+        }
+    }
+
     pub fn from_result(doc: &Document, r: &RuleResult, docs: &std::collections::BTreeMap<String, RuleDoc>) -> Finding {
         let (message, id, severity, field) = match &r.value {
             Value::String(s) => (s.clone(), None, None, None),
@@ -90,19 +115,8 @@ impl Finding {
             .or_else(|| docs.get(&rule).and_then(|d| d.severity.as_deref()).and_then(Severity::parse))
             .unwrap_or(by_kind);
         let span = doc.locate(field.as_deref().unwrap_or(&[]));
-        Finding {
-            rule,
-            severity,
-            message,
-            resource: doc.resource(),
-            file: doc.source.name.clone(),
-            line: span.start.line,
-            col: span.start.col,
-            end_line: span.end.line,
-            end_col: span.end.col,
-            input_type: doc.input_type,
-            policy: r.rule.clone(),
-            waived: r.excepted.then(|| "exempted by the policy's `exception` rule".to_owned()),
-        }
+        let mut f = Finding::new(doc, &rule, severity, message, span, &r.rule);
+        f.waived = r.excepted.then(|| "exempted by the policy's `exception` rule".to_owned());
+        f
     }
 }

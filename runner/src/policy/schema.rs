@@ -163,21 +163,7 @@ fn finding(doc: &Document, e: &jsonschema::ValidationError<'_>) -> Finding {
         _ if at.is_empty() => e.to_string(),
         _ => format!("{at}: {e}"),
     };
-    let span = doc.locate(&path);
-    Finding {
-        rule: RULE.to_owned(),
-        severity: Severity::Error,
-        message,
-        resource: doc.resource(),
-        file: doc.source.name.clone(),
-        line: span.start.line,
-        col: span.start.col,
-        end_line: span.end.line,
-        end_col: span.end.col,
-        input_type: doc.input_type,
-        policy: "schema".into(),
-        waived: None,
-    }
+    Finding::new(doc, RULE, Severity::Error, message, doc.locate(&path), "schema")
 }
 
 pub fn doc() -> RuleDoc {
