@@ -287,6 +287,13 @@ fn the_gate_fails_closed_on_what_it_cannot_read() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("reserved for the built-in library"), "{}", r.stderr);
 
+    // A folder that links to its parent is not followed for ever.
+    std::fs::create_dir(p.join("sub")).expect("mkdir");
+    std::os::unix::fs::symlink("..", p.join("sub/loop")).expect("symlink");
+    let looped = check(p, &["sub", "good.yaml"]);
+    assert_eq!(looped.code, 0, "{}", looped.stderr);
+    std::fs::remove_dir_all(p.join("sub")).expect("rm");
+
     // Nothing to check is not a pass.
     std::fs::create_dir(p.join("empty")).expect("mkdir");
     assert_eq!(check(p, &["empty"]).code, 2);

@@ -129,11 +129,12 @@ fn rego_walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> Result<(), Policy
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| PolicyError::Usage(format!("cannot read {}: {}", dir.display(), input::io_reason(&e))))?
         .filter_map(Result::ok)
-        .map(|e| e.path())
+        .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
         .collect();
     entries.sort();
-    for p in entries {
-        if p.is_dir() {
+    for (p, is_dir) in entries {
+        // Symlinked folders are not followed.
+        if is_dir {
             if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
                 rego_walk(&p, out)?;
             }

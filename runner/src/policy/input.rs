@@ -95,7 +95,7 @@ pub struct InputError {
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 
 /// Collects the files under `paths` (folders recursively, sorted; hidden folders and
-/// `.git` skipped). `-` stands for stdin.
+/// `.git` skipped, symlinked folders not followed). `-` stands for stdin.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
     let mut out = Vec::new();
     for p in paths {
@@ -124,7 +124,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
         let path = e.path();
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if path.is_dir() {
+        // A symlinked folder is not followed (a link to a parent would never end).
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             if !name.starts_with('.') {
                 walk(&path, out)?;
             }
