@@ -147,3 +147,58 @@ fn reports_are_written_when_the_run_succeeds_too() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("json")).expect("json");
     assert_eq!((v["status"].as_str(), v["exit_code"].as_i64()), (Some("success"), Some(0)));
 }
+
+#[test]
+fn outputs_go_to_a_dotenv_report_and_the_run_to_prometheus_metrics() {
+    let (dir, path) = pipeline(
+        "version: 1\nname: release\nsecrets: [DEPLOY_TOKEN]\nsteps:\n  build:\n    outputs: [digest, notes, token]\n    run: |\n      echo \"digest=sha256:abcd\" >> \"$SHIPGATE_OUTPUT\"\n      printf 'notes<<EOF\\nline one\\nline two\\nEOF\\n' >> \"$SHIPGATE_OUTPUT\"\n      echo \"token=$DEPLOY_TOKEN\" >> \"$SHIPGATE_OUTPUT\"\n  dags:\n    uses: bucket.sync\n    with: { from: dags, to: file://bucket }\n  gate:\n    uses: policy.check\n    with: { paths: [deploy/] }\n    allow_failure: true\n  lint:\n    needs: [gate]\n    run: exit 3\n",
+    );
+    std::fs::create_dir(dir.path().join("dags")).expect("mkdir");
+    std::fs::write(dir.path().join("dags/a.py"), "print('a')\n").expect("w");
+    std::fs::create_dir(dir.path().join("deploy")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("deploy/r.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: ops}]\n",
+    )
+    .expect("w");
+    let out = run(shipgate(dir.path())
+        .arg("run")
+        .arg(&path)
+        .args(["--report", "dotenv=out/build.env", "--metrics", "out/metrics.prom"])
+        .env("DEPLOY_TOKEN", "s3cr3t-token-value"));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+
+    let env = std::fs::read_to_string(dir.path().join("out/build.env")).expect("dotenv written");
+    assert!(env.contains("SHIPGATE_BUILD_DIGEST=sha256:abcd\n"), "{env}");
+    assert!(env.contains("SHIPGATE_BUILD_TOKEN=[MASKED]\n"), "{env}");
+    assert!(env.contains("SHIPGATE_DAGS_UPLOADED=1\n"), "{env}");
+    assert!(env.contains("SHIPGATE_GATE_DENIED=true\n"), "{env}");
+    assert!(!env.contains("s3cr3t") && !env.contains("NOTES"), "{env}");
+    assert!(out.stderr.contains("SHIPGATE_BUILD_NOTES has several lines"), "{}", out.stderr);
+
+    // Every sample belongs to a family with HELP and TYPE, and parses as a number.
+    let m = std::fs::read_to_string(dir.path().join("out/metrics.prom")).expect("metrics written");
+    let mut families = std::collections::BTreeSet::new();
+    let mut samples = std::collections::BTreeMap::new();
+    for line in m.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            families.insert(rest.split_whitespace().next().unwrap_or_default().to_owned());
+        } else if !line.starts_with('#') {
+            let (series, value) = line.rsplit_once(' ').expect("name{labels} value");
+            value.parse::<f64>().unwrap_or_else(|_| panic!("not a number: {line}"));
+            let name = series.split('{').next().unwrap_or_default();
+            assert!(families.contains(name), "{name} has no TYPE before it");
+            samples.insert(series.to_owned(), value.to_owned());
+        }
+    }
+    let get = |k: &str| samples.get(k).cloned().unwrap_or_else(|| panic!("no {k} in\n{m}"));
+    assert_eq!(get("shipgate_run_success{pipeline=\"release\"}"), "0");
+    assert_eq!(get("shipgate_run_exit_code{pipeline=\"release\"}"), "1");
+    assert_eq!(get("shipgate_step_status{pipeline=\"release\",step=\"build\",kind=\"run\",status=\"success\"}"), "1");
+    assert_eq!(get("shipgate_step_status{pipeline=\"release\",step=\"lint\",kind=\"run\",status=\"failed\"}"), "1");
+    assert_eq!(get("shipgate_bucket_uploaded_bytes{pipeline=\"release\",step=\"dags\",kind=\"bucket.sync\"}"), "11");
+    assert_eq!(
+        get("shipgate_policy_findings{pipeline=\"release\",step=\"gate\",kind=\"policy.check\",severity=\"error\"}"),
+        "1"
+    );
+}

@@ -98,9 +98,13 @@ pub struct RunArgs {
     /// Plan format with --dry-run.
     #[arg(long, value_enum, default_value_t, requires = "dry_run")]
     pub format: Format,
-    /// Write a report: json=PATH (run summary) or junit=PATH. Repeatable.
+    /// Write a report: json=PATH (run summary), junit=PATH, or dotenv=PATH (step
+    /// outputs as SHIPGATE_<STEP>_<OUTPUT> for a GitLab dotenv report). Repeatable.
     #[arg(long = "report", value_name = "FORMAT=PATH")]
     pub reports: Vec<ReportSpec>,
+    /// Write Prometheus text-format metrics of the run (textfile collector, Pushgateway).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
     /// After SIGTERM/SIGINT or a timeout, how long steps get before SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_arg)]
     pub grace_period: std::time::Duration,

@@ -7,7 +7,9 @@ use super::{Global, error, load, resolve};
 use crate::exec::events::RunEvent;
 use crate::exec::{ExecOptions, cancel, execute};
 use crate::exit::ExitCode;
-use crate::report::{HumanReporter, JsonReporter, JunitReporter, ReportFormat, Reporter};
+use crate::report::{
+    DotenvReporter, HumanReporter, JsonReporter, JunitReporter, MetricsReporter, ReportFormat, Reporter,
+};
 
 pub(crate) fn run(g: &Global, a: RunArgs) -> ExitCode {
     if a.dry_run {
@@ -29,7 +31,11 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> ExitCode {
         reporters.push(match spec.format {
             ReportFormat::Json => Box::new(JsonReporter { path: spec.path.clone(), masker }),
             ReportFormat::Junit => Box::new(JunitReporter { path: spec.path.clone(), masker }),
+            ReportFormat::Dotenv => Box::new(DotenvReporter { path: spec.path.clone(), masker }),
         });
+    }
+    if let Some(path) = &a.metrics {
+        reporters.push(Box::new(MetricsReporter { path: path.clone() }));
     }
     let reporters = Arc::new(Mutex::new(reporters));
     let sink = {

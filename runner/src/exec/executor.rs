@@ -378,6 +378,7 @@ async fn run_step(shared: Arc<Shared>, i: usize, mut token: CancelToken) -> Outc
         let mut result: Result<(), StepError> = Err(StepError::Cancelled);
         let mut exit_code = None;
         let mut outputs = IndexMap::new();
+        let mut failed_outputs = IndexMap::new();
         for attempt in 1..=attempts {
             record.attempts = attempt;
             (shared.sink)(RunEvent::StepStarted { id: step.id.clone(), attempt, attempts });
@@ -426,12 +427,17 @@ async fn run_step(shared: Arc<Shared>, i: usize, mut token: CancelToken) -> Outc
             if let (Err(StepError::TimedOut(_)), Some(t)) = (&result, step.timeout) {
                 result = Err(StepError::TimedOut(crate::pipeline::duration::format_duration(t)));
             }
+            let attempt_outputs = std::mem::take(&mut ctx.outputs);
             if result.is_ok() {
-                outputs = ctx.outputs;
+                outputs = attempt_outputs;
                 match read_outputs(&output_file, step) {
                     Ok(o) => outputs.extend(o),
                     Err(e) => result = Err(StepError::Failed(e)),
                 }
+            } else {
+                // What a failed attempt published (a denying gate's counts) goes into
+                // the reports, never to dependents.
+                failed_outputs = attempt_outputs;
             }
             let retryable =
                 matches!(result, Err(StepError::Failed(_) | StepError::TimedOut(_) | StepError::Infrastructure(_)));
@@ -479,6 +485,7 @@ async fn run_step(shared: Arc<Shared>, i: usize, mut token: CancelToken) -> Outc
                     _ => FailureClass::Step,
                 });
                 record.message = Some(e.to_string());
+                record.outputs = failed_outputs;
                 Outcome::Failed { fatal: !step.allow_failure }
             }
         };

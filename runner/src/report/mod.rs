@@ -1,15 +1,19 @@
 //! Reporters: one per output format, all fed the same events and summary.
 
+mod dotenv;
 mod human;
 mod json;
 pub(crate) mod junit;
+mod metrics;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use dotenv::{DotenvReporter, dotenv};
 pub use human::HumanReporter;
 pub use json::JsonReporter;
 pub use junit::{JunitReporter, junit_xml};
+pub use metrics::{MetricsReporter, metrics};
 
 use crate::exec::events::{RunEvent, RunSummary};
 
@@ -31,6 +35,8 @@ pub struct ReportSpec {
 pub enum ReportFormat {
     Json,
     Junit,
+    /// Step outputs as a GitLab dotenv report.
+    Dotenv,
 }
 
 impl std::str::FromStr for ReportSpec {
@@ -41,7 +47,8 @@ impl std::str::FromStr for ReportSpec {
         let format = match format {
             "json" => ReportFormat::Json,
             "junit" => ReportFormat::Junit,
-            other => return Err(format!("unknown report format `{other}`; formats: json, junit")),
+            "dotenv" => ReportFormat::Dotenv,
+            other => return Err(format!("unknown report format `{other}`; formats: json, junit, dotenv")),
         };
         if path.is_empty() {
             return Err("the report path is empty".into());

@@ -164,7 +164,7 @@ impl StepKind for ImagePush {
     }
 
     fn outputs(&self) -> &'static [&'static str] {
-        &["digest", "ref"]
+        &["digest", "ref", "uploaded", "bytes"]
     }
 
     fn validate(&self, with: Option<&Node>, at: Span) -> Vec<Diagnostic> {
@@ -307,6 +307,11 @@ impl Step for PushStep {
                 ctx.outputs.insert("digest".into(), first.digest.clone());
                 ctx.outputs.insert("ref".into(), first.refs.first().cloned().unwrap_or_default());
             }
+            // Blobs and bytes uploaded, summed over the destinations (for metrics).
+            let uploaded: usize = pushed.iter().map(|p| p.uploaded).sum();
+            let bytes: u64 = pushed.iter().map(|p| p.bytes_uploaded).sum();
+            ctx.outputs.insert("uploaded".into(), uploaded.to_string());
+            ctx.outputs.insert("bytes".into(), bytes.to_string());
             Ok(())
         })
     }
