@@ -174,7 +174,7 @@ deny contains lib.finding("SG-AWS-008", sprintf("iam:PassRole together with %s r
 deny contains lib.finding("SG-AWS-007", "the role can be assumed by any principal (\"*\")", array.concat(x.path, ["Principal"])) if {
 	some x in allows
 	anyone(x.s.Principal)
-	not x.s.Condition
+	count(object.get(x.s, "Condition", {})) == 0
 }
 
 anyone(p) if p == "*"

@@ -65,6 +65,11 @@ test_trust_anyone if {
 	"SG-AWS-007" in ids(iam.deny) with input as doc([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}])
 }
 
+test_trust_anyone_with_an_empty_condition if {
+	s := {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {}}
+	"SG-AWS-007" in ids(iam.deny) with input as doc([s])
+}
+
 test_trust_anyone_with_a_condition if {
 	s := {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-123"}}}
 	not "SG-AWS-007" in ids(iam.deny) with input as doc([s])

@@ -94,7 +94,7 @@ warn contains lib.finding("SG-RBAC-005", sprintf("%s %q can %s secrets", [input.
 	some x in role_rules
 	some verb in ["get", "list", "watch"]
 	grants(x.r, verb, "secrets")
-	not x.r.resourceNames
+	count(object.get(x.r, "resourceNames", [])) == 0
 }
 
 # METADATA
@@ -116,7 +116,7 @@ workload_resources := ["pods", "deployments", "daemonsets", "statefulsets", "rep
 
 # METADATA
 # title: Creates workloads in kube-system
-# description: A Role in kube-system (or a ClusterRole) lets a subject create pods or workloads there.
+# description: A Role in kube-system lets a subject create pods or workloads there.
 # custom:
 #   id: SG-RBAC-007
 #   severity: error

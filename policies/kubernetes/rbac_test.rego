@@ -46,6 +46,10 @@ test_no_escalation_verbs if not "SG-RBAC-004" in ids(kubernetes.deny) with input
 
 test_reads_secrets if "SG-RBAC-005" in ids(kubernetes.warn) with input as role("Role", "shop", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}])
 
+test_reads_secrets_with_empty_resource_names if {
+	"SG-RBAC-005" in ids(kubernetes.warn) with input as role("Role", "shop", [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [], "verbs": ["get"]}])
+}
+
 test_reads_one_named_secret if not "SG-RBAC-005" in ids(kubernetes.warn) with input as role("Role", "shop", [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["db"], "verbs": ["get"]}])
 
 test_pods_exec if "SG-RBAC-006" in ids(kubernetes.warn) with input as role("Role", "shop", [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}])

@@ -16,7 +16,8 @@ pub(crate) fn print_policy_error(g: &Global, e: &PolicyError) {
                     error(g, &format!("{}: {}", ie.file, ie.message), ie.help.as_deref());
                     continue;
                 };
-                let source = std::fs::read_to_string(&ie.file).unwrap_or_default();
+                let source =
+                    policy::output::human::redacted(&std::fs::read_to_string(&ie.file).unwrap_or_default(), &[]);
                 let d = crate::diag::Diagnostic::error(span, ie.message.clone()).with_help_opt(ie.help.clone());
                 let fd = crate::diag::FileDiagnostics {
                     path: ie.file.clone().into(),

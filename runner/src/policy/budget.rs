@@ -147,6 +147,14 @@ fn finding(doc: &Document, rule: &str, message: String, path: &[Value]) -> Findi
     Finding::new(doc, rule, Severity::Error, message, doc.locate(path), "permissions budget")
 }
 
+fn list_statements(v: &Value) -> Vec<&Value> {
+    match &v["Statement"] {
+        Value::Array(a) => a.iter().collect(),
+        s @ Value::Object(_) => vec![s],
+        _ => Vec::new(),
+    }
+}
+
 fn list(v: &Value) -> Vec<&str> {
     match v {
         Value::String(s) => vec![s.as_str()],
@@ -211,8 +219,14 @@ impl Budget {
 
     fn aws(&self, d: &Document, out: &mut Vec<Finding>) {
         let file = d.source.name.trim_start_matches("./");
+        // A trust policy says who may assume a role, not what it may do.
+        if list_statements(&d.value).iter().any(|s| !s["Principal"].is_null()) {
+            return;
+        }
+        // By file, or by Terraform address (an inline policy counts for its resource).
+        let origin = d.origin.as_deref().map(|o| o.split(".inline_policy[").next().unwrap_or(o));
         let Some((key, _, allowed)) =
-            self.aws.iter().find(|(_, g, _)| g.is_match(file) || d.origin.as_deref().is_some_and(|o| g.is_match(o)))
+            self.aws.iter().find(|(_, g, _)| g.is_match(file) || origin.is_some_and(|o| g.is_match(o)))
         else {
             return;
         };

@@ -170,30 +170,6 @@ pub fn compile(opts: &CheckOptions) -> Result<PolicySet, PolicyError> {
     PolicySet::compile(&files, data_files(&opts.data)?)
 }
 
-/// A file's findings, or why it could not be read.
-type FileOutcome = Result<FileResult, Vec<InputError>>;
-
-struct FileResult {
-    name: String,
-    text: Arc<str>,
-    docs: Vec<(InputType, Option<String>)>,
-    findings: Vec<Finding>,
-    expired: Vec<super::waiver::Expired>,
-    /// Documents the permissions budget looks at, across files.
-    budgeted: Vec<Document>,
-    unvalidated: Vec<String>,
-}
-
-/// What every file of a check shares.
-#[derive(Clone, Copy)]
-struct FileContext<'a> {
-    opts: &'a CheckOptions,
-    user: &'a [String],
-    today: super::waiver::Date,
-    budget: Option<&'a super::budget::Budget>,
-    schemas: Option<&'a super::schema::Schemas>,
-}
-
 pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     if opts.paths.is_empty() {
         return Err(PolicyError::Usage("nothing to check: name files, folders or `-`".into()));
@@ -210,6 +186,17 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
             opts.namespaces.join(", "),
             if found.is_empty() { "none".to_owned() } else { found.join(", ") }
         )));
+    }
+    if !opts.policies.is_empty() && !opts.all_namespaces {
+        let defined = set.user_namespaces();
+        let missing: Vec<&String> = opts.namespaces.iter().filter(|n| !defined.contains(n)).collect();
+        if !missing.is_empty() && !user.is_empty() {
+            return Err(PolicyError::Usage(format!(
+                "no policy in namespace {} (the policies define: {})",
+                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                defined.join(", ")
+            )));
+        }
     }
     if !opts.builtin && opts.policies.is_empty() {
         return Err(PolicyError::Usage("no policies: the built-in library is off and no --policy was given".into()));
@@ -233,66 +220,53 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     };
     let today = super::waiver::Date::today();
     let files = input::collect_files(&opts.paths)?;
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<FileOutcome>>> = Mutex::new((0..files.len()).map(|_| None).collect());
-    let fatal: Mutex<Option<PolicyError>> = Mutex::new(None);
-    let jobs = opts.jobs.clamp(1, files.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let mut set = set.clone();
-            let (next, results, fatal, files) = (&next, &results, &fatal, &files);
-            let ctx = FileContext { opts, user: &user, today, budget: budget.as_ref(), schemas: schemas.as_ref() };
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= files.len() || fatal.lock().is_ok_and(|f| f.is_some()) {
-                        break;
-                    }
-                    let r = check_file(&mut set, &files[i], &ctx);
-                    let r = match r {
-                        Ok(r) => r,
-                        Err(e) => {
-                            if let Ok(mut f) = fatal.lock() {
-                                f.get_or_insert(e);
-                            }
-                            break;
-                        }
-                    };
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = fatal.into_inner().ok().flatten() {
-        return Err(e);
-    }
+    let jobs = opts.jobs.max(1);
+    // Phase 1, by file: read, parse, derive the Terraform plans' IAM documents.
+    let loaded = par_map(&files, jobs, || (), |_, path| Ok(load_file(path, opts.input_type)))?;
     let mut report = CheckReport { files: files.len(), docs: set.docs().clone(), ..CheckReport::default() };
     let mut errors = Vec::new();
-    let mut budgeted = Vec::new();
-    for r in results.into_inner().unwrap_or_default().into_iter().flatten() {
-        match r {
+    let mut docs: Vec<Document> = Vec::new();
+    for l in loaded {
+        match l {
             Err(e) => errors.extend(e),
-            Ok(f) => {
-                for (t, unchecked) in f.docs {
-                    report.documents += 1;
-                    *report.by_type.entry(t.name()).or_default() += 1;
-                    report.unchecked.extend(unchecked);
-                }
-                report.expired.extend(f.expired);
-                budgeted.extend(f.budgeted);
-                report.unvalidated.extend(f.unvalidated);
-                for x in f.findings {
-                    report.file(x, &waivers, today);
-                }
-                report.sources.insert(f.name, f.text);
+            Ok((source, d)) => {
+                report.sources.insert(source.name.clone(), source.text.clone());
+                docs.extend(d);
             }
         }
     }
     if !errors.is_empty() {
         return Err(PolicyError::Input(errors));
     }
+    // Phase 2, by document (so that one big stream, `helm template | shipgate check -`,
+    // is checked in parallel too).
+    let ctx = DocContext { opts, user: &user, today, schemas: schemas.as_ref() };
+    let checked = par_map(&docs, jobs, || set.clone(), |set, d| check_doc(set, d, &ctx))?;
+    let mut annotation_errors = Vec::new();
+    for (d, r) in docs.iter().zip(checked) {
+        report.documents += 1;
+        *report.by_type.entry(d.input_type.name()).or_default() += 1;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                annotation_errors.push(e);
+                continue;
+            }
+        };
+        report.unchecked.extend(r.unchecked);
+        report.unvalidated.extend(r.unvalidated);
+        report.expired.extend(r.expired);
+        for x in r.findings {
+            report.file(x, &waivers, today);
+        }
+    }
+    if !annotation_errors.is_empty() {
+        return Err(PolicyError::Input(annotation_errors));
+    }
+    let budgeted: Vec<Document> = match &budget {
+        Some(b) => docs.iter().filter(|d| b.relevant(d)).cloned().collect(),
+        None => Vec::new(),
+    };
     if schemas.is_some() {
         let d = super::schema::doc();
         report.docs.insert(d.id.clone(), d);
@@ -309,94 +283,156 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
             opts.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         )));
     }
+    // Documents were read, but no policy and no schema looked at any of them.
+    if report.unchecked.len() == report.documents {
+        return Err(PolicyError::Usage(format!(
+            "no policy applies to any of the {} document{} (unknown types; give --input-type or --policy)",
+            report.documents,
+            if report.documents == 1 { "" } else { "s" }
+        )));
+    }
     let key = |f: &Finding| (f.file.clone(), f.line, f.col, f.rule.clone(), f.message.clone());
     report.findings.sort_by_key(key);
     report.waived.sort_by_key(key);
     Ok(report)
 }
 
-fn check_file(set: &mut PolicySet, path: &std::path::Path, ctx: &FileContext<'_>) -> Result<FileOutcome, PolicyError> {
-    let FileContext { opts, user, today, budget, schemas } = *ctx;
-    let source = match input::read_source(path) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return Ok(Err(vec![e])),
-    };
-    let docs = match input::parse(source.clone(), opts.input_type) {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(vec![e])),
-    };
-    let mut all: Vec<Document> = Vec::new();
+/// Runs `f` on every item with `jobs` threads, each with its own state from `init`;
+/// results in the items' order. The first error stops the others.
+fn par_map<T: Sync, R: Send, S>(
+    items: &[T],
+    jobs: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> Result<R, PolicyError> + Sync,
+) -> Result<Vec<R>, PolicyError> {
+    const CHUNK: usize = 8;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let fatal: Mutex<Option<PolicyError>> = Mutex::new(None);
+    let threads = jobs.clamp(1, items.len().div_ceil(CHUNK).max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (next, results, fatal, init, f) = (&next, &results, &fatal, &init, &f);
+            s.spawn(move || {
+                let mut state = init();
+                loop {
+                    let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                    if start >= items.len() || fatal.lock().is_ok_and(|e| e.is_some()) {
+                        break;
+                    }
+                    let mut done = Vec::new();
+                    for (k, item) in items[start..(start + CHUNK).min(items.len())].iter().enumerate() {
+                        match f(&mut state, item) {
+                            Ok(r) => done.push((start + k, r)),
+                            Err(e) => {
+                                if let Ok(mut slot) = fatal.lock() {
+                                    slot.get_or_insert(e);
+                                }
+                                return;
+                            }
+                        }
+                    }
+                    if let Ok(mut all) = results.lock() {
+                        for (k, r) in done {
+                            all[k] = Some(r);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = fatal.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(results.into_inner().unwrap_or_default().into_iter().flatten().collect())
+}
+
+/// Reads and parses one file; a Terraform plan brings the documents derived from it.
+fn load_file(
+    path: &std::path::Path,
+    forced: Option<InputType>,
+) -> Result<(Arc<input::Source>, Vec<Document>), Vec<InputError>> {
+    let source = Arc::new(input::read_source(path).map_err(|e| vec![e])?);
+    let docs = input::parse(source.clone(), forced).map_err(|e| vec![e])?;
+    let mut all = Vec::new();
     for d in docs {
         if d.input_type == InputType::TerraformPlan {
-            match super::terraform::derive(&d) {
-                Ok(derived) => all.extend(derived),
-                Err(e) => return Ok(Err(vec![e])),
-            }
+            all.extend(super::terraform::derive(&d).map_err(|e| vec![e])?);
         }
         all.push(d);
     }
-    let mut out = FileResult {
-        name: source.name.clone(),
-        text: source.text.clone(),
-        docs: Vec::new(),
-        findings: Vec::new(),
-        expired: Vec::new(),
-        budgeted: Vec::new(),
-        unvalidated: Vec::new(),
-    };
-    if let Some(b) = budget {
-        out.budgeted.extend(all.iter().filter(|d| b.relevant(d)).cloned());
+    Ok((source, all))
+}
+
+/// What every document of a check shares.
+#[derive(Clone, Copy)]
+struct DocContext<'a> {
+    opts: &'a CheckOptions,
+    user: &'a [String],
+    today: super::waiver::Date,
+    schemas: Option<&'a super::schema::Schemas>,
+}
+
+/// One document's findings (annotation waivers applied), or its broken annotation.
+#[derive(Default)]
+struct DocResult {
+    findings: Vec<Finding>,
+    expired: Vec<super::waiver::Expired>,
+    unchecked: Option<String>,
+    unvalidated: Option<String>,
+}
+
+fn check_doc(
+    set: &mut PolicySet,
+    d: &Document,
+    ctx: &DocContext<'_>,
+) -> Result<Result<DocResult, InputError>, PolicyError> {
+    let DocContext { opts, user, today, schemas } = *ctx;
+    let mut out = DocResult::default();
+    let mut packages: Vec<&str> = user.iter().map(String::as_str).collect();
+    if opts.builtin
+        && let Some(p) = d.input_type.builtin_package()
+    {
+        packages.push(p);
     }
-    for d in &all {
-        let mut packages: Vec<&str> = user.iter().map(String::as_str).collect();
-        if opts.builtin
-            && let Some(p) = d.input_type.builtin_package()
-        {
-            packages.push(p);
+    // A document derived from a plan is seen by the built-in rules only; the user's
+    // rules see the plan itself, as they would in conftest.
+    if d.origin.is_some() {
+        packages.retain(|p| p.starts_with("data.shipgate"));
+    }
+    let mut findings = Vec::new();
+    let validated = schemas.is_some() && d.input_type == InputType::Kubernetes && d.origin.is_none();
+    if let Some(s) = schemas.filter(|_| validated) {
+        match s.validate(d)? {
+            super::schema::Outcome::Valid => {}
+            super::schema::Outcome::Invalid(f) => findings.extend(f),
+            super::schema::Outcome::NoSchema(what) => out.unvalidated = Some(what),
         }
-        // A document derived from a plan is seen by the built-in rules only; the
-        // user's rules see the plan itself, as they would in conftest.
-        if d.origin.is_some() {
-            packages.retain(|p| p.starts_with("data.shipgate"));
-        }
-        let mut findings = Vec::new();
-        if let Some(s) = schemas
-            && d.input_type == InputType::Kubernetes
-            && d.origin.is_none()
-        {
-            match s.validate(d)? {
-                super::schema::Outcome::Valid => {}
-                super::schema::Outcome::Invalid(f) => findings.extend(f),
-                super::schema::Outcome::NoSchema(what) => out.unvalidated.push(what),
+    }
+    if packages.is_empty() && !validated {
+        out.unchecked = Some(format!("{}: {}", d.source.name, d.resource()));
+    }
+    if !packages.is_empty() {
+        let results = set
+            .evaluate(&d.value, &packages)
+            .map_err(|e| PolicyError::Evaluation(format!("{} ({}): {e}", d.source.name, d.resource())))?;
+        findings.extend(results.iter().map(|r| Finding::from_result(d, r, set.docs(), set.rule_id(&r.rule))));
+    }
+    let annotated = match d.value["metadata"]["annotations"][super::waiver::ANNOTATION].as_str() {
+        Some(text) => {
+            let span = d.locate(&["metadata".into(), "annotations".into(), super::waiver::ANNOTATION.into()]);
+            match super::waiver::from_annotation(text, &d.source.name, span) {
+                Ok(w) => w,
+                Err(e) => return Ok(Err(e)),
             }
         }
-        let unchecked = (packages.is_empty()
-            && findings.is_empty()
-            && !(schemas.is_some() && d.input_type == InputType::Kubernetes))
-            .then(|| format!("{}: {}", d.source.name, d.resource()));
-        out.docs.push((d.input_type, unchecked));
-        if !packages.is_empty() {
-            let results = set
-                .evaluate(&d.value, &packages)
-                .map_err(|e| PolicyError::Evaluation(format!("{} ({}): {e}", d.source.name, d.resource())))?;
-            findings.extend(results.iter().map(|r| Finding::from_result(d, r, set.docs())));
+        None => Vec::new(),
+    };
+    for mut f in findings {
+        for w in &annotated {
+            w.apply(&mut f, today, &mut out.expired);
         }
-        let annotated = match d.value["metadata"]["annotations"][super::waiver::ANNOTATION].as_str() {
-            Some(text) => {
-                let span = d.locate(&["metadata".into(), "annotations".into(), super::waiver::ANNOTATION.into()]);
-                match super::waiver::from_annotation(text, &d.source.name, span) {
-                    Ok(w) => w,
-                    Err(e) => return Ok(Err(vec![e])),
-                }
-            }
-            None => Vec::new(),
-        };
-        for mut f in findings {
-            for w in &annotated {
-                w.apply(&mut f, today, &mut out.expired);
-            }
-            out.findings.push(f);
-        }
+        out.findings.push(f);
     }
     Ok(Ok(out))
 }

@@ -68,6 +68,8 @@ pub struct PolicySet {
     engine: regorus::Engine,
     packages: Vec<Package>,
     docs: BTreeMap<String, RuleDoc>,
+    /// `main.warn` → the id its `# METADATA` gives (when one rule name has one id).
+    rule_ids: BTreeMap<String, Option<String>>,
 }
 
 impl std::fmt::Debug for PolicySet {
@@ -92,7 +94,9 @@ impl PolicySet {
         let mut engine = regorus::Engine::new();
         engine.set_strict_builtin_errors(true);
         let mut packages: BTreeMap<String, Package> = BTreeMap::new();
-        let mut docs = BTreeMap::new();
+        let mut docs: BTreeMap<String, RuleDoc> = BTreeMap::new();
+        let mut rule_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut builtin_ids: BTreeSet<String> = BTreeSet::new();
         for f in files {
             engine.set_rego_v0(false);
             let package = match engine.add_policy(f.name.clone(), f.text.clone()) {
@@ -121,8 +125,14 @@ impl PolicySet {
             });
             for m in RULE_HEAD.captures_iter(&f.text) {
                 let name = &m[1];
+                // A head the check does not recognise (`deny[{"msg": m}] if …`) is
+                // confirmed by evaluating it: a rule that exists is never skipped.
                 if !engine.has_declared_rule_rooted_at(&f.name, name).unwrap_or(false) {
-                    continue;
+                    engine.set_input(regorus::Value::new_object());
+                    let path = format!("{package}.{name}");
+                    if engine.eval_rule(path).is_err() {
+                        continue;
+                    }
                 }
                 if name == "exception" {
                     entry.has_exception = true;
@@ -135,14 +145,40 @@ impl PolicySet {
             for d in metadata::parse(&f.name, &f.text)
                 .map_err(|(line, msg)| PolicyError::Policy(format!("{}:{line}: {msg}", f.name)))?
             {
+                if f.builtin {
+                    builtin_ids.insert(d.id.clone());
+                } else if builtin_ids.contains(&d.id) {
+                    return Err(PolicyError::Policy(format!(
+                        "{}:{}: the id `{}` belongs to a built-in rule",
+                        f.name, d.line, d.id
+                    )));
+                }
+                if d.id != d.rule {
+                    let key = format!("{}.{}", package.trim_start_matches("data."), d.rule);
+                    let id = Some(d.id.clone());
+                    // One rule name annotated with two ids cannot be told apart.
+                    rule_ids
+                        .entry(key)
+                        .and_modify(|e| {
+                            if *e != id {
+                                *e = None
+                            }
+                        })
+                        .or_insert(id);
+                }
                 docs.insert(d.id.clone(), d);
             }
         }
         for d in data {
+            if d.get("shipgate").is_some() {
+                return Err(PolicyError::Usage(
+                    "data: the top-level key `shipgate` is reserved for the built-in library".into(),
+                ));
+            }
             engine.add_data(regorus::Value::from(d)).map_err(|e| PolicyError::Usage(format!("data: {e}")))?;
         }
         // Compile now so that errors in rule bodies surface before any input is read.
-        let mut set = PolicySet { engine, packages: packages.into_values().collect(), docs };
+        let mut set = PolicySet { engine, packages: packages.into_values().collect(), docs, rule_ids };
         set.engine.set_input(regorus::Value::new_object());
         for p in set.packages.clone() {
             for (name, ..) in &p.rules {
@@ -161,6 +197,11 @@ impl PolicySet {
 
     pub fn docs(&self) -> &BTreeMap<String, RuleDoc> {
         &self.docs
+    }
+
+    /// The id a rule's `# METADATA` gives it (`main.warn` → `ORG-001`), if one.
+    pub fn rule_id(&self, rule: &str) -> Option<&str> {
+        self.rule_ids.get(rule).and_then(|id| id.as_deref())
     }
 
     /// Evaluates the packages named by `paths` (`data.main`, …) on one input, rule by

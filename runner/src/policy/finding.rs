@@ -95,7 +95,13 @@ impl Finding {
         }
     }
 
-    pub fn from_result(doc: &Document, r: &RuleResult, docs: &std::collections::BTreeMap<String, RuleDoc>) -> Finding {
+    /// `annotated` is the id the rule's `# METADATA` gives, for results without one.
+    pub fn from_result(
+        doc: &Document,
+        r: &RuleResult,
+        docs: &std::collections::BTreeMap<String, RuleDoc>,
+        annotated: Option<&str>,
+    ) -> Finding {
         let (message, id, severity, field) = match &r.value {
             Value::String(s) => (s.clone(), None, None, None),
             Value::Object(o) => {
@@ -109,7 +115,7 @@ impl Finding {
             }
             other => (other.to_string(), None, None, None),
         };
-        let rule = id.unwrap_or_else(|| r.rule.clone());
+        let rule = id.or_else(|| annotated.map(str::to_owned)).unwrap_or_else(|| r.rule.clone());
         let by_kind = if r.kind == RuleKind::Warn { Severity::Warning } else { Severity::Error };
         let severity = severity
             .or_else(|| docs.get(&rule).and_then(|d| d.severity.as_deref()).and_then(Severity::parse))

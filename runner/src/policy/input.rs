@@ -95,7 +95,7 @@ pub struct InputError {
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 
 /// Collects the files under `paths` (folders recursively, sorted; hidden folders and
-/// `.git` skipped, symlinked folders not followed). `-` stands for stdin.
+/// `.git` skipped, symlinked folders followed once). `-` stands for stdin.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
     let mut out = Vec::new();
     for p in paths {
@@ -106,7 +106,7 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
         let meta = std::fs::metadata(p)
             .map_err(|e| PolicyError::Usage(format!("cannot read {}: {}", p.display(), io_reason(&e))))?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, &mut out, &mut std::collections::HashSet::new())?;
         } else {
             out.push(p.clone());
         }
@@ -114,7 +114,11 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut std::collections::HashSet<PathBuf>) -> Result<(), PolicyError> {
+    // Symlinked folders are followed, each real folder once (a link to a parent ends).
+    if !seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return Ok(());
+    }
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| PolicyError::Usage(format!("cannot read {}: {}", dir.display(), io_reason(&e))))?
         .filter_map(Result::ok)
@@ -124,12 +128,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
         let path = e.path();
         let name = e.file_name();
         let name = name.to_string_lossy();
-        // A symlinked folder is not followed (a link to a parent would never end).
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
+        if path.is_dir() {
             if !name.starts_with('.') {
-                walk(&path, out)?;
+                walk(&path, out, seen)?;
             }
-        } else if path.extension().and_then(|x| x.to_str()).is_some_and(|x| EXTENSIONS.contains(&x)) {
+        } else if path
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
+        {
             out.push(path);
         }
     }
@@ -156,6 +163,8 @@ pub fn read_source(path: &Path) -> Result<Source, InputError> {
         let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {}", io_reason(&e))))?;
         String::from_utf8(bytes).map_err(|_| fail("the file is not UTF-8 text".into()))?
     };
+    // A byte-order mark is not content (YAML and JSON readers skip it).
+    let text = text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text);
     Ok(Source { name, text: text.into() })
 }
 
@@ -179,11 +188,24 @@ pub fn parse(source: Arc<Source>, forced: Option<InputType>) -> Result<Vec<Docum
             continue;
         }
         let value = node.to_json();
-        if value["kind"] == "List" && value["apiVersion"] == "v1" && forced.is_none() {
-            if let Some(NodeKind::Seq(items)) = node.get("items").map(|n| &n.kind) {
+        // `kind: List` (kubectl get -o yaml) and typed lists (`PodList`, …): their items
+        // are the documents.
+        let is_list = value["kind"].as_str().is_some_and(|k| k.ends_with("List"))
+            && value["apiVersion"].is_string()
+            && value.get("items").is_some();
+        if is_list && matches!(forced, None | Some(InputType::Kubernetes)) {
+            let items = match node.get("items").map(|n| &n.kind) {
+                Some(NodeKind::Seq(items)) => items.as_slice(),
+                Some(NodeKind::Null) => &[],
+                _ => {
+                    let at = node.get("items").map_or(node.span, |n| n.span);
+                    return Err(err(at, "`items` of a List is not a list".into(), None));
+                }
+            };
+            {
                 for item in items {
                     let value = item.to_json();
-                    let input_type = InputType::detect(&value);
+                    let input_type = forced.unwrap_or_else(|| InputType::detect(&value));
                     docs.push(Document {
                         source: source.clone(),
                         index,

@@ -160,6 +160,14 @@ fn finding(doc: &Document, e: &jsonschema::ValidationError<'_>) -> Finding {
             let fields = unexpected.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ");
             if at.is_empty() { format!("unknown field {fields}") } else { format!("{at}: unknown field {fields}") }
         }
+        // A Secret's values are never repeated in a message.
+        k if doc.value["kind"] == "Secret" => {
+            format!(
+                "{}: does not match the schema (`{}`)",
+                if at.is_empty() { "the document" } else { &at },
+                k.keyword()
+            )
+        }
         _ if at.is_empty() => e.to_string(),
         _ => format!("{at}: {e}"),
     };

@@ -86,7 +86,13 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
             map(at.span, at.get("permissions").map(|n| vec![("includedPermissions", n.clone())]).unwrap_or_default());
         out.push(derived(doc, &node, address, InputType::GcpCustomRole, role));
     } else if ty.starts_with("google_") && (ty.ends_with("_iam_member") || ty.ends_with("_iam_binding")) {
-        let members = if values["members"].is_array() { values["members"].clone() } else { json!([values["member"]]) };
+        // A member known only after apply (a service account created by the same plan)
+        // is null in the plan: it cannot be judged by name, so it is left out.
+        let members: Vec<Value> = if values["members"].is_array() {
+            values["members"].as_array().into_iter().flatten().filter(|m| m.is_string()).cloned().collect()
+        } else {
+            [values["member"].clone()].into_iter().filter(Value::is_string).collect()
+        };
         let mut binding = json!({ "role": values["role"], "members": members });
         if !values["condition"].is_null() {
             binding["condition"] = values["condition"].clone();

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use globset::{Glob, GlobMatcher};
+use globset::GlobMatcher;
 use serde::Deserialize;
 
 use super::finding::Finding;
@@ -30,13 +30,12 @@ impl Date {
         ((1..=12).contains(&m) && d >= 1 && d <= days[(m - 1) as usize]).then_some(Date(y, m, d))
     }
 
-    /// Today (UTC), or `SHIPGATE_TODAY` (YYYY-MM-DD) when set.
+    /// Today (UTC). `SHIPGATE_TODAY` (YYYY-MM-DD) can move it later, never earlier, so
+    /// that a CI variable cannot bring an expired waiver back.
     pub fn today() -> Date {
-        if let Some(d) = std::env::var("SHIPGATE_TODAY").ok().and_then(|s| Date::parse(&s)) {
-            return d;
-        }
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0))
+        let real = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(0));
+        std::env::var("SHIPGATE_TODAY").ok().and_then(|s| Date::parse(&s)).filter(|d| *d > real).unwrap_or(real)
     }
 }
 
@@ -64,6 +63,15 @@ pub struct Waiver {
     resource: Option<GlobMatcher>,
 }
 
+/// A path as waivers compare it: relative paths without a leading `./`.
+fn normal_path(p: &str) -> &str {
+    let mut p = p;
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    p
+}
+
 /// A waiver that has expired: it no longer waives, and says so.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Expired {
@@ -76,7 +84,7 @@ pub struct Expired {
 impl Waiver {
     fn covers(&self, f: &Finding) -> bool {
         (self.rule == "*" || self.rule == f.rule)
-            && self.path.as_ref().is_none_or(|g| g.is_match(f.file.trim_start_matches("./")))
+            && self.path.as_ref().is_none_or(|g| g.is_match(normal_path(&f.file)))
             && self.resource.as_ref().is_none_or(|g| g.is_match(&f.resource))
     }
 
@@ -161,6 +169,9 @@ pub fn from_file(path: &Path) -> Result<Vec<Waiver>, Vec<InputError>> {
         help,
     };
     let (docs, _) = crate::yaml::parse_documents(&src.text).map_err(|e| vec![err(Some(e.span), e.message, e.help)])?;
+    if let Some(second) = docs.get(1) {
+        return Err(vec![err(Some(second.span), "a waiver file holds one document".into(), None)]);
+    }
     let Some(node) = docs.into_iter().next() else { return Ok(Vec::new()) };
     let (raw, errors) = crate::yaml::deserialize_all::<RawFile>(&node);
     if !errors.is_empty() {
@@ -170,7 +181,9 @@ pub fn from_file(path: &Path) -> Result<Vec<Waiver>, Vec<InputError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let glob = |g: &Option<Spanned<String>>, errors: &mut Vec<InputError>| {
-        g.as_ref().and_then(|g| match Glob::new(&g.value) {
+        // `*` stays within a folder (`**` crosses them); `./` is ignored on both sides.
+        let build = |text: &str| globset::GlobBuilder::new(normal_path(text)).literal_separator(true).build();
+        g.as_ref().and_then(|g| match build(&g.value) {
             Ok(m) => Some(m.compile_matcher()),
             Err(e) => {
                 errors.push(err(Some(g.span), format!("`{}` is not a glob: {e}", g.value), None));

@@ -70,6 +70,9 @@ pub fn parse_documents(src: &str) -> Result<(Vec<Node>, Vec<ParseError>), ParseE
                     message: "alias refers to an unknown anchor".into(),
                     help: None,
                 })?;
+                // An alias stands for its anchor's whole tree: count all of it (the
+                // subtree itself was counted once, where it was written).
+                count = count.saturating_add(tree_size(&node, MAX_NODES + 1));
                 Some((node, 0))
             }
             Event::SequenceStart(anchor, _) => {
@@ -123,6 +126,27 @@ pub fn parse_documents(src: &str) -> Result<(Vec<Node>, Vec<ParseError>), ParseE
 
 fn unreachable_frame(sp: YSpan) -> Result<Option<(Node, usize)>, ParseError> {
     Err(ParseError { span: span(sp), message: "invalid YAML: unbalanced collection".into(), help: None })
+}
+
+/// Nodes in a tree, counting stops past `limit`.
+fn tree_size(node: &Node, limit: usize) -> usize {
+    let mut n = 0usize;
+    let mut stack = vec![node];
+    while let Some(x) = stack.pop() {
+        n += 1;
+        if n > limit {
+            break;
+        }
+        match &x.kind {
+            NodeKind::Seq(items) => stack.extend(items.iter()),
+            NodeKind::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+                stack.push(k);
+                stack.push(v);
+            }),
+            _ => {}
+        }
+    }
+    n
 }
 
 fn node_count(node: &Node) -> usize {

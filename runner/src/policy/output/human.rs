@@ -11,6 +11,36 @@ use crate::diag::{self, Diagnostic, FileDiagnostics};
 use crate::style::Style;
 use crate::yaml::{Pos, Span};
 
+/// The source as the report shows it: values of secret-looking keys and of plaintext
+/// secret findings masked, and over-long lines (a one-line Terraform plan) not shown.
+pub fn redacted(source: &str, findings: &[&Finding]) -> String {
+    static SECRET_KEY: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        #[expect(clippy::unwrap_used, reason = "a constant pattern")]
+        regex::Regex::new(
+            r#"(?i)^(\s*-?\s*"?[A-Za-z0-9_.-]*(password|passwd|secret|token|api_?key|private_?key|credential)[A-Za-z0-9_.-]*"?\s*[:=])"#,
+        )
+        .unwrap()
+    });
+    let mut lines: Vec<String> = source.lines().map(str::to_owned).collect();
+    for f in findings.iter().filter(|f| f.rule == "SG-K8S-010") {
+        if let Some(l) = f.line.checked_sub(1).and_then(|i| lines.get_mut(i)) {
+            let keep: String = l.chars().take(f.col.saturating_sub(1)).collect();
+            *l = format!("{keep}[MASKED]");
+        }
+    }
+    for l in &mut lines {
+        if l.chars().count() > 240 {
+            l.clear();
+        } else if let Some(m) = SECRET_KEY.captures(l).and_then(|c| c.get(1)) {
+            let rest = l[m.end()..].trim();
+            if !rest.is_empty() && rest != "|" && rest != ">" {
+                *l = format!("{} [MASKED]", &l[..m.end()]);
+            }
+        }
+    }
+    lines.join("\n")
+}
+
 fn diagnostic(f: &Finding, docs: &BTreeMap<String, RuleDoc>) -> Diagnostic {
     let span = Span::new(Pos { line: f.line, col: f.col }, Pos { line: f.end_line, col: f.end_col });
     let message = format!("[{}] {} ({})", f.rule, f.message, f.resource);
@@ -30,9 +60,10 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
         by_file.entry(f.file.as_str()).or_default().push(f);
     }
     for (file, findings) in by_file {
+        let source = report.sources.get(file).map(|s| redacted(s, &findings)).unwrap_or_default();
         let fd = FileDiagnostics {
             path: PathBuf::from(file),
-            source: report.sources.get(file).cloned().unwrap_or_else(|| "".into()),
+            source: source.into(),
             items: findings.iter().map(|f| diagnostic(f, docs)).collect(),
         };
         out.push_str(&diag::render_human(&fd, style));
