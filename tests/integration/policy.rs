@@ -107,6 +107,14 @@ fn terraform_plans_are_checked_down_to_the_iam_inside_them() {
     assert_eq!(v["summary"]["by_type"]["terraform-plan"], 1);
     // A member known only after apply (null in the plan) does not break the rules.
     assert_eq!(v["summary"]["by_type"]["gcp-iam-policy"], 2, "{v}");
+    // A policy known only after apply is listed as not checked.
+    assert!(
+        v["unchecked"].as_array().expect("unchecked").iter().any(|u| u
+            .as_str()
+            .unwrap_or_default()
+            .contains("module.iam.aws_iam_role_policy.late (`policy` known only after apply)")),
+        "{v}"
+    );
 
     // A policy string that is not JSON cannot be checked: the gate fails closed.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -122,6 +122,18 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
     } else if ty == "google_service_account_key" {
         out.push(derived(doc, r, address, InputType::TerraformResource, v.clone()));
     } else if ty.starts_with("aws_iam_") {
+        // A policy known only after apply cannot be checked: it is listed as not checked.
+        for key in ["policy", "assume_role_policy"] {
+            if values.get(key).is_some_and(Value::is_null) {
+                out.push(derived(
+                    doc,
+                    at,
+                    &format!("{address} (`{key}` known only after apply)"),
+                    InputType::Unknown,
+                    json!({}),
+                ));
+            }
+        }
         for key in ["policy", "assume_role_policy"] {
             if let Some(p) = embedded(key)? {
                 // Inside a JSON string there are no positions: the attribute holds them all.

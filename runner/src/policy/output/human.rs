@@ -28,12 +28,27 @@ pub fn redacted(source: &str, findings: &[&Finding]) -> String {
             *l = format!("{keep}[MASKED]");
         }
     }
+    // The indentation of a secret key whose value is a block scalar (`password: |`):
+    // the lines below it, indented deeper, are the secret.
+    let mut block: Option<usize> = None;
+    let indent = |l: &str| l.len() - l.trim_start().len();
     for l in &mut lines {
+        if let Some(i) = block {
+            if l.trim().is_empty() || indent(l) > i {
+                if !l.trim().is_empty() {
+                    *l = format!("{}[MASKED]", " ".repeat(indent(l)));
+                }
+                continue;
+            }
+            block = None;
+        }
         if l.chars().count() > 240 {
             l.clear();
         } else if let Some(m) = SECRET_KEY.captures(l).and_then(|c| c.get(1)) {
             let rest = l[m.end()..].trim();
-            if !rest.is_empty() && rest != "|" && rest != ">" {
+            if rest.starts_with('|') || rest.starts_with('>') {
+                block = Some(indent(l));
+            } else if !rest.is_empty() {
                 *l = format!("{} [MASKED]", &l[..m.end()]);
             }
         }
@@ -144,4 +159,20 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn secret_values_are_masked_in_snippets_also_in_block_scalars() {
+        let src = "data:\n  password: hunter2\n  api_key: |\n    line-one-secret\n    line-two-secret\n  user: admin\n";
+        let out = redacted(src, &[]);
+        assert!(!out.contains("hunter2") && !out.contains("line-one") && !out.contains("line-two"), "{out}");
+        assert!(out.contains("user: admin") && out.contains("  password: [MASKED]"), "{out}");
+        assert_eq!(out.lines().count(), src.lines().count(), "line numbers must not move");
+        let long = format!("{{\"k\": \"{}\"}}", "x".repeat(300));
+        assert_eq!(redacted(&long, &[]), "");
+    }
 }
