@@ -11,6 +11,7 @@ mod masking;
 mod pipelines;
 mod plan;
 mod policy;
+mod policy_regressions;
 mod reports;
 mod run;
 mod services;
