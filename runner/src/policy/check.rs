@@ -201,11 +201,9 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, PolicyError> {
     if !opts.builtin && opts.policies.is_empty() {
         return Err(PolicyError::Usage("no policies: the built-in library is off and no --policy was given".into()));
     }
-    let waivers = match &opts.waivers {
+    let default_waivers = std::path::Path::new(super::waiver::DEFAULT_FILE);
+    let waivers = match opts.waivers.as_deref().or_else(|| default_waivers.is_file().then_some(default_waivers)) {
         Some(p) => super::waiver::from_file(p).map_err(PolicyError::Input)?,
-        None if std::path::Path::new(super::waiver::DEFAULT_FILE).is_file() => {
-            super::waiver::from_file(std::path::Path::new(super::waiver::DEFAULT_FILE)).map_err(PolicyError::Input)?
-        }
         None => Vec::new(),
     };
     let budget = match &opts.permissions {

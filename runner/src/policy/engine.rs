@@ -58,8 +58,22 @@ pub struct RuleResult {
 struct Package {
     path: String,
     builtin: bool,
-    rules: Vec<(String, RuleKind, String)>,
+    rules: Vec<Rule>,
     has_exception: bool,
+}
+
+/// A finding rule of a package, its paths made once (they are used per document).
+#[derive(Debug, Clone)]
+struct Rule {
+    /// `deny_root`.
+    name: String,
+    /// `data.main.deny_root`, for evaluating.
+    query: String,
+    /// `main.deny_root`, for findings.
+    shown: String,
+    kind: RuleKind,
+    /// `root`: what an `exception` names.
+    suffix: String,
 }
 
 /// The compiled policies. Cloned per worker thread.
@@ -137,9 +151,11 @@ impl PolicySet {
                 if name == "exception" {
                     entry.has_exception = true;
                 } else if let Some((kind, suffix)) = RuleKind::of(name)
-                    && !entry.rules.iter().any(|(n, ..)| n == name)
+                    && !entry.rules.iter().any(|r| r.name == name)
                 {
-                    entry.rules.push((name.to_owned(), kind, suffix.to_owned()));
+                    let query = format!("{package}.{name}");
+                    let shown = query.trim_start_matches("data.").to_owned();
+                    entry.rules.push(Rule { name: name.to_owned(), query, shown, kind, suffix: suffix.to_owned() });
                 }
             }
             for d in metadata::parse(&f.name, &f.text)
@@ -181,10 +197,8 @@ impl PolicySet {
         let mut set = PolicySet { engine, packages: packages.into_values().collect(), docs, rule_ids };
         set.engine.set_input(regorus::Value::new_object());
         for p in set.packages.clone() {
-            for (name, ..) in &p.rules {
-                set.engine
-                    .eval_rule(format!("{}.{name}", p.path))
-                    .map_err(|e| PolicyError::Policy(format!("{}.{name}: {e}", p.path)))?;
+            for r in &p.rules {
+                set.engine.eval_rule(r.query.clone()).map_err(|e| PolicyError::Policy(format!("{}: {e}", r.query)))?;
             }
         }
         Ok(set)
@@ -229,9 +243,8 @@ impl PolicySet {
             } else {
                 BTreeSet::new()
             };
-            for (name, kind, suffix) in &p.rules {
-                let rule = format!("{}.{name}", p.path);
-                let v = self.engine.eval_rule(rule.clone()).map_err(|e| eval_error(&rule, &e))?;
+            for r in &p.rules {
+                let v = self.engine.eval_rule(r.query.clone()).map_err(|e| eval_error(&r.query, &e))?;
                 if v == regorus::Value::Undefined {
                     continue;
                 }
@@ -241,14 +254,13 @@ impl PolicySet {
                     // A complete rule (`deny = "msg"`, `deny = true`) is one result.
                     other => vec![other],
                 };
-                let rule = rule.trim_start_matches("data.").to_owned();
                 for value in items {
                     out.push(RuleResult {
-                        rule: rule.clone(),
-                        kind: *kind,
+                        rule: r.shown.clone(),
+                        kind: r.kind,
                         builtin: p.builtin,
                         value,
-                        excepted: !suffix.is_empty() && excepted.contains(suffix),
+                        excepted: !r.suffix.is_empty() && excepted.contains(&r.suffix),
                     });
                 }
             }

@@ -66,15 +66,17 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
     let (Some(ty), Some(address)) = (v["type"].as_str(), v["address"].as_str()) else { return Ok(()) };
     let values = &v["values"];
     let at = r.get("values").unwrap_or(r);
-    let embedded = |key: &str| -> Result<Option<Value>, InputError> {
-        let Some(text) = values[key].as_str().filter(|s| !s.trim().is_empty()) else { return Ok(None) };
+    // A policy held in a JSON string; one that does not parse fails the gate.
+    let parse = |text: &Value, what: &str, node: &Node| -> Result<Option<Value>, InputError> {
+        let Some(text) = text.as_str().filter(|s| !s.trim().is_empty()) else { return Ok(None) };
         serde_json::from_str(text).map(Some).map_err(|e| InputError {
             file: doc.source.name.clone(),
-            span: Some(at.get(key).map_or(at.span, |n| n.span)),
-            message: format!("{address}: `{key}` is not valid JSON: {e}"),
+            span: Some(node.span),
+            message: format!("{address}: `{what}` is not valid JSON: {e}"),
             help: Some("the gate cannot check a policy it cannot read; fix the policy document".into()),
         })
     };
+    let embedded = |key: &str| parse(&values[key], key, at.get(key).unwrap_or(at));
     if ty.starts_with("google_") && ty.ends_with("_iam_custom_role") {
         let role = json!({
             "name": values["role_id"],
@@ -142,13 +144,7 @@ fn resource(doc: &Document, r: &Node, out: &mut Vec<Document>) -> Result<(), Inp
         }
         if let Some(inline) = values["inline_policy"].as_array() {
             for (i, ip) in inline.iter().enumerate() {
-                if let Some(text) = ip["policy"].as_str().filter(|s| !s.trim().is_empty()) {
-                    let p: Value = serde_json::from_str(text).map_err(|e| InputError {
-                        file: doc.source.name.clone(),
-                        span: Some(at.span),
-                        message: format!("{address}: `inline_policy[{i}].policy` is not valid JSON: {e}"),
-                        help: None,
-                    })?;
+                if let Some(p) = parse(&ip["policy"], &format!("inline_policy[{i}].policy"), at)? {
                     out.push(derived(doc, at, &format!("{address}.inline_policy[{i}]"), InputType::AwsIamPolicy, p));
                 }
             }

@@ -111,30 +111,13 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
     if !report.expired.is_empty() {
         out.push('\n');
     }
-    if !report.unvalidated.is_empty() {
-        let _ = writeln!(
-            out,
-            "not validated ({}: no schema for their kind; pass CRD schemas with --schema-dir):",
-            report.unvalidated.len()
-        );
-        for u in report.unvalidated.iter().take(20) {
-            let _ = writeln!(out, "  {u}");
-        }
-        if report.unvalidated.len() > 20 {
-            let _ = writeln!(out, "  … and {} more", report.unvalidated.len() - 20);
-        }
-        out.push('\n');
-    }
-    if !report.unchecked.is_empty() {
-        let _ = writeln!(out, "not checked ({}: no policy applies to their type):", report.unchecked.len());
-        for u in report.unchecked.iter().take(20) {
-            let _ = writeln!(out, "  {u}");
-        }
-        if report.unchecked.len() > 20 {
-            let _ = writeln!(out, "  … and {} more", report.unchecked.len() - 20);
-        }
-        out.push('\n');
-    }
+    list(
+        &mut out,
+        "not validated",
+        "no schema for their kind; pass CRD schemas with --schema-dir",
+        &report.unvalidated,
+    );
+    list(&mut out, "not checked", "no policy applies to their type", &report.unchecked);
     let types: Vec<String> = report.by_type.iter().map(|(t, n)| format!("{n} {t}")).collect();
     let verdict = if report.denied(fail_on) { style.red() } else { style.green() };
     let _ = writeln!(
@@ -155,6 +138,21 @@ pub fn human(report: &CheckReport, docs: &BTreeMap<String, RuleDoc>, style: Styl
         report.waived.len()
     );
     out
+}
+
+/// A titled list of documents, the first 20 of them.
+fn list(out: &mut String, title: &str, why: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{title} ({}: {why}):", items.len());
+    for u in items.iter().take(20) {
+        let _ = writeln!(out, "  {u}");
+    }
+    if items.len() > 20 {
+        let _ = writeln!(out, "  … and {} more", items.len() - 20);
+    }
+    out.push('\n');
 }
 
 fn plural(n: usize) -> &'static str {
