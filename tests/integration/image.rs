@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::service::{CountingProxy, registry, require};
+use crate::support::service::{CountingProxy, docker_rmi, registry, require, require_docker};
 use crate::support::{Run, run, shipgate};
 
 /// `pusher` / `s3cret-PASSWORD-42`, bcrypt (`htpasswd -Bbn`).
@@ -362,23 +362,6 @@ steps:
     let digest = inspect_digest(&format!("oci:{}:1.0", dir.path().join("published").display()), None);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(all.contains(&format!("ref=oci:published@{digest} digest={digest}")), "{all}");
-}
-
-/// The Docker Engine's socket: required (CI has it), never skipped.
-fn require_docker() {
-    let sock = std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
-    let path = sock.strip_prefix("unix://").unwrap_or("/var/run/docker.sock");
-    assert!(
-        sock.starts_with("tcp://") || Path::new(path).exists(),
-        "the Docker Engine is required by this test and is not running ({sock}); start dockerd"
-    );
-}
-
-fn docker_rmi(tags: &[&str]) {
-    let _ = Command::new("docker").arg("rmi").arg("-f").args(tags).output();
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod pipelines;
 mod plan;
 mod policy;
 mod policy_regressions;
+mod release;
 mod reports;
 mod run;
 mod services;

@@ -111,6 +111,11 @@ pub struct RunArgs {
     /// Stop at the first failing step: start nothing new and cancel running steps.
     #[arg(long)]
     pub fail_fast: bool,
+    /// Run only these steps (repeatable, or comma-separated), as one job of a pipeline
+    /// fanned out over CI jobs: outputs of the other steps come from SHIPGATE_<STEP>_<OUTPUT>
+    /// variables (an earlier job's dotenv report), their outcome from SHIPGATE_<STEP>__STATUS.
+    #[arg(long, value_name = "STEP", value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,19 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> ExitCode {
         Ok(r) => Arc::new(r),
         Err(code) => return code,
     };
+    let (p, given) = if a.only.is_empty() {
+        (p, Default::default())
+    } else {
+        match crate::exec::only::select(&p, &a.only, &r.env) {
+            Ok((selected, given)) => (Arc::new(selected), given),
+            Err(errors) => {
+                for e in &errors {
+                    error(g, &format!("{}: {e}", p.path.display()), None);
+                }
+                return ExitCode::Usage;
+            }
+        }
+    };
     let jobs = a.jobs.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut reporters: Vec<Box<dyn Reporter>> =
         vec![Box::new(HumanReporter::new(Box::new(std::io::stderr()), g.style, r.ci.is_gitlab(), g.quiet))];
@@ -52,7 +65,7 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let opts = ExecOptions { jobs, grace: a.grace_period, fail_fast: a.fail_fast };
+    let opts = ExecOptions { jobs, grace: a.grace_period, fail_fast: a.fail_fast, given };
     let summary = runtime.block_on(async {
         let (canceller, _) = cancel::channel();
         spawn_signal_listener(canceller.clone(), sink.clone());

@@ -28,6 +28,8 @@ pub struct ExecOptions {
     pub jobs: usize,
     pub grace: Duration,
     pub fail_fast: bool,
+    /// With `--only`: what steps run in earlier jobs left behind.
+    pub given: super::only::Given,
 }
 
 /// Everything resolved before the first step starts.
@@ -253,7 +255,7 @@ pub async fn execute(
         resolved: resolved.clone(),
         opts: opts.clone(),
         sink: sink.clone(),
-        outputs: Mutex::new(HashMap::new()),
+        outputs: Mutex::new(opts.given.outputs.clone()),
         records: Mutex::new(vec![None; pipeline.steps.len()]),
         workdir: workdir.0.clone(),
     });
@@ -335,6 +337,10 @@ async fn run_step(shared: Arc<Shared>, i: usize, mut token: CancelToken) -> Outc
     {
         let step = &shared.pipeline.steps[i];
         let kind = step.action.kind_name();
+        if let Some(why) = shared.opts.given.skip.get(&i) {
+            shared.finish(i, StepRecord::not_run(&step.id, kind, StepStatus::Skipped, step.allow_failure, why.clone()));
+            return Outcome::Skipped;
+        }
         let snapshot = shared.outputs.lock().map(|o| o.clone()).unwrap_or_default();
         if condition(step, &shared.resolved, Some(&snapshot)) == Some(false) {
             let text = step.condition.as_ref().map(|(t, _)| t.as_str()).unwrap_or_default();

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod events;
 mod executor;
 pub mod mask;
+pub mod only;
 pub mod process;
 pub mod scheduler;
 mod watchdog;

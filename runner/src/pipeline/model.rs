@@ -10,7 +10,7 @@ use super::interpolate::Template;
 use crate::steps::StepKind;
 use crate::yaml::{Node, Span};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Pipeline {
     pub name: String,
     pub path: PathBuf,
@@ -22,7 +22,7 @@ pub struct Pipeline {
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Step {
     pub id: String,
     pub span: Span,
@@ -37,7 +37,7 @@ pub struct Step {
     pub condition: Option<(String, Expr)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Action {
     /// `run:` — a shell command; only `${{ … }}` is substituted.
     Run { command: Template, text: String },
@@ -74,6 +74,16 @@ impl Retry {
         let capped = exp.min(Duration::from_secs(300));
         let jitter = (jitter_seed % 41) as f64 / 100.0 - 0.2;
         capped.mul_f64(1.0 + jitter)
+    }
+}
+
+impl Step {
+    /// The outputs this step publishes: `outputs:` of a `run:` step, or its kind's.
+    pub fn declared_outputs(&self) -> Vec<&str> {
+        match &self.action {
+            Action::Run { .. } => self.outputs.iter().map(String::as_str).collect(),
+            Action::Uses { kind, .. } => kind.outputs().to_vec(),
+        }
     }
 }
 

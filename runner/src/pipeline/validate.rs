@@ -289,10 +289,7 @@ fn check_ref(
                     Some(format!("add `{step}` to the `needs:` of `{}` so it runs first", ids[at])),
                 );
             }
-            let declared: Vec<&str> = match &steps[target].action {
-                Action::Run { .. } => steps[target].outputs.iter().map(String::as_str).collect(),
-                Action::Uses { kind, .. } => kind.outputs().to_vec(),
-            };
+            let declared = steps[target].declared_outputs();
             if !declared.contains(&output.as_str()) && !cx.damaged.steps.contains(ids[target]) {
                 let help = match suggest::closest(output, declared.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),

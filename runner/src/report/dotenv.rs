@@ -1,6 +1,8 @@
 //! `--report dotenv=FILE`: step outputs as a GitLab `dotenv` report
 //! (`artifacts:reports:dotenv`), so later jobs get them as variables:
-//! `SHIPGATE_<STEP>_<OUTPUT>=value`, names upper-cased with `_` for other characters.
+//! `SHIPGATE_<STEP>_<OUTPUT>=value`, names upper-cased with `_` for other characters,
+//! and `SHIPGATE_<STEP>__STATUS=success|failed|skipped|cancelled` for every step (so
+//! `shipgate run --only` in a later job knows whether a step it needs ran).
 //! GitLab's dotenv takes one line per value: multi-line outputs are left out (and
 //! said so on stderr); masked values stay masked.
 
@@ -26,10 +28,17 @@ pub fn variable(step: &str, output: &str) -> String {
     format!("SHIPGATE_{}_{}", up(step), up(output))
 }
 
+/// `SHIPGATE_BUILD__STATUS` for step `build`.
+pub fn status_variable(step: &str) -> String {
+    format!("{}_STATUS", variable(step, ""))
+}
+
 pub fn dotenv(summary: &RunSummary, masker: &Masker) -> (String, Vec<String>) {
     let mut out = String::new();
     let mut left_out = Vec::new();
     for s in &summary.steps {
+        let status = serde_json::to_value(s.status).ok();
+        let _ = writeln!(out, "{}={}", status_variable(&s.id), status.as_ref().and_then(|v| v.as_str()).unwrap_or(""));
         for (name, value) in &s.outputs {
             let value = masker.mask(value);
             let var = variable(&s.id, name);

@@ -1,6 +1,6 @@
 //! Reporters: one per output format, all fed the same events and summary.
 
-mod dotenv;
+pub mod dotenv;
 mod human;
 mod json;
 pub(crate) mod junit;

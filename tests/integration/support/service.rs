@@ -297,3 +297,20 @@ fn record_request_lines(pending: &mut Vec<u8>, log: &std::sync::Mutex<Vec<String
         pending.clear();
     }
 }
+
+/// The Docker Engine's socket: required (CI has it), never skipped.
+pub fn require_docker() {
+    let sock = std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+    let path = sock.strip_prefix("unix://").unwrap_or("/var/run/docker.sock");
+    assert!(
+        sock.starts_with("tcp://") || std::path::Path::new(path).exists(),
+        "the Docker Engine is required by this test and is not running ({sock}); start dockerd"
+    );
+}
+
+pub fn docker_rmi(tags: &[&str]) {
+    let _ = Command::new("docker").arg("rmi").arg("-f").args(tags).output();
+}
