@@ -34,6 +34,21 @@ pub fn levels(deps: &[Vec<usize>], order: &[usize]) -> Vec<usize> {
     level
 }
 
+/// Everything each node needs, directly or not. Assumes no cycle.
+pub fn transitive(deps: &[Vec<usize>]) -> Vec<std::collections::HashSet<usize>> {
+    let order = topo_order(deps).unwrap_or_default();
+    let mut closure = vec![std::collections::HashSet::new(); deps.len()];
+    for &i in &order {
+        let mut set = std::collections::HashSet::new();
+        for &d in &deps[i] {
+            set.insert(d);
+            set.extend(closure[d].iter().copied());
+        }
+        closure[i] = set;
+    }
+    closure
+}
+
 /// Every elementary cycle reachable by DFS, one per back edge, as node paths whose
 /// first node is repeated at the end (`a → b → a`). Each cycle is reported once.
 pub fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {

@@ -4,6 +4,7 @@
 mod bucket;
 mod cancel;
 mod errors;
+mod export;
 mod forge;
 mod gitops;
 mod image;

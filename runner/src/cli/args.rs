@@ -73,6 +73,9 @@ pub enum Command {
     /// Policy tools: run the `test_*` rules of Rego policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Write a pipeline as a GitLab child pipeline, or the Grafana dashboard of --metrics.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print the pipeline JSON Schema, or check the committed copy.
     #[command(after_help = "Examples:\n  shipgate schema > schemas/pipeline.schema.json\n  shipgate schema --check")]
     Schema(SchemaArgs),
@@ -383,6 +386,38 @@ pub struct CheckArgs {
     /// Documents checked at once (default: the number of CPUs).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A GitLab child pipeline: one job per step (`shipgate run FILE --only STEP`), needs
+    /// mapped, outputs passed as dotenv reports; run it with `trigger:include:artifact`.
+    #[command(
+        after_help = "Examples:\n  shipgate export gitlab-ci pipelines/release.yaml --output shipgate-child.yml\n  shipgate export gitlab-ci pipelines/release.yaml --image registry.example.com/tools/shipgate:0.1.0"
+    )]
+    GitlabCi(ExportGitlabArgs),
+    /// The Grafana dashboard (JSON) that reads the metrics of `shipgate run --metrics`.
+    #[command(after_help = "Examples:\n  shipgate export grafana-dashboard --output shipgate-dashboard.json")]
+    GrafanaDashboard(ExportOutputArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportGitlabArgs {
+    /// The pipeline file, as the jobs will find it (relative to the project directory).
+    pub file: PathBuf,
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The image the jobs run in (the SHIPGATE_IMAGE variable's default).
+    #[arg(long, default_value = concat!("shipgate:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportOutputArgs {
+    /// Write here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

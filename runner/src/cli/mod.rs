@@ -3,6 +3,7 @@
 mod args;
 mod bump;
 mod check;
+mod export;
 mod image;
 mod plan;
 mod policy;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Image(c) => image::image(&g, c),
         Command::Check(a) => check::check(&g, a),
         Command::Policy(c) => policy::policy(&g, c),
+        Command::Export(c) => export::export_cmd(&g, c),
     }
 }
 

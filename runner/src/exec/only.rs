@@ -101,7 +101,7 @@ pub fn select(p: &Pipeline, only: &[String], env: &[(String, String)]) -> Result
 }
 
 /// Every `${{ steps.X.outputs.Y }}` a step uses (command, env, options).
-fn output_refs(step: &Step) -> Vec<(String, String)> {
+pub(crate) fn output_refs(step: &Step) -> Vec<(String, String)> {
     let mut templates: Vec<Template> = step.env.iter().map(|(_, t)| t.clone()).collect();
     match &step.action {
         Action::Run { command, .. } => templates.push(command.clone()),

@@ -197,7 +197,7 @@ pub fn validate(
         );
     }
     if cycles.is_empty() {
-        let closure = transitive_needs(&deps);
+        let closure = graph::transitive(&deps);
         for (i, found) in refs.iter().enumerate() {
             for r in found {
                 check_ref(&mut cx, r, i, &steps, &ids, &index, &closure);
@@ -231,20 +231,6 @@ pub fn validate(
             .collect(),
     });
     (pipeline, cx.diags)
-}
-
-fn transitive_needs(deps: &[Vec<usize>]) -> Vec<HashSet<usize>> {
-    let order = graph::topo_order(deps).unwrap_or_default();
-    let mut closure: Vec<HashSet<usize>> = vec![HashSet::new(); deps.len()];
-    for &i in &order {
-        let mut set = HashSet::new();
-        for &d in &deps[i] {
-            set.insert(d);
-            set.extend(closure[d].iter().copied());
-        }
-        closure[i] = set;
-    }
-    closure
 }
 
 fn check_ref(
