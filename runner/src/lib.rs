@@ -21,4 +21,5 @@ pub mod policy;
 pub mod report;
 pub mod steps;
 pub mod style;
+pub mod vault;
 pub mod yaml;

@@ -18,4 +18,5 @@ mod reports;
 mod run;
 mod services;
 mod support;
+mod vault;
 mod yaml_edit;

@@ -95,10 +95,45 @@ pub(crate) fn load(g: &Global, path: &std::path::Path) -> Result<crate::pipeline
     }
 }
 
-/// Resolves variables against the process environment; prints problems.
-pub(crate) fn resolve(g: &Global, p: &crate::pipeline::Pipeline) -> Result<crate::exec::Resolved, ExitCode> {
-    let env: Vec<(String, String)> =
+/// Where a pipeline's Vault secrets come from while resolving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrets {
+    /// Read them (a run).
+    Fetch,
+    /// A placeholder naming the source (a plan: Vault is not asked).
+    Placeholder,
+}
+
+/// Resolves variables against the process environment (and Vault); prints problems.
+pub(crate) fn resolve(
+    g: &Global,
+    p: &crate::pipeline::Pipeline,
+    secrets: Secrets,
+) -> Result<crate::exec::Resolved, ExitCode> {
+    let mut env: Vec<(String, String)> =
         std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+    let from_vault = match secrets {
+        Secrets::Placeholder => Ok(p.vault.iter().map(|(n, r)| (n.clone(), format!("<{r}>"))).collect()),
+        Secrets::Fetch => {
+            let lookup = env.clone();
+            crate::vault::fetch(&p.vault, &|n| lookup.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+        }
+    };
+    match from_vault {
+        Ok(values) => {
+            for (name, value) in values {
+                env.retain(|(k, _)| *k != name);
+                env.push((name, value));
+            }
+        }
+        Err(e) => {
+            error(g, &format!("{}: {e}", p.path.display()), Some("nothing ran"));
+            return Err(match e {
+                crate::vault::VaultError::Config(_) => ExitCode::Usage,
+                crate::vault::VaultError::Unreachable(_) => ExitCode::Infrastructure,
+            });
+        }
+    }
     match crate::exec::resolve_pipeline_env(p, env) {
         Ok(r) => {
             crate::logging::set_masker(r.masker.clone());

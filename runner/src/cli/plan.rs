@@ -15,7 +15,7 @@ pub(crate) fn show(g: &Global, file: &std::path::Path, format: Format) -> ExitCo
         Ok(p) => p,
         Err(code) => return code,
     };
-    let r = match resolve(g, &p) {
+    let r = match resolve(g, &p, super::Secrets::Placeholder) {
         Ok(r) => r,
         Err(code) => return code,
     };

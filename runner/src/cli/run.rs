@@ -19,7 +19,7 @@ pub(crate) fn run(g: &Global, a: RunArgs) -> ExitCode {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
-    let r = match resolve(g, &p) {
+    let r = match resolve(g, &p, super::Secrets::Fetch) {
         Ok(r) => Arc::new(r),
         Err(code) => return code,
     };

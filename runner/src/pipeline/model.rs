@@ -18,6 +18,8 @@ pub struct Pipeline {
     /// Pipeline-level variables in file order (later ones may use earlier ones).
     pub env: Vec<(String, Template)>,
     pub secrets: Vec<String>,
+    /// Secrets read from Vault before the run: (variable, source).
+    pub vault: Vec<(String, crate::vault::VaultRef)>,
     /// Steps in file order; `needs` holds indices into this list.
     pub steps: Vec<Step>,
 }

