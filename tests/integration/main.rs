@@ -15,6 +15,7 @@ mod policy;
 mod policy_regressions;
 mod release;
 mod reports;
+mod review;
 mod run;
 mod services;
 mod support;

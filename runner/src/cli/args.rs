@@ -383,6 +383,11 @@ pub struct CheckArgs {
     /// Also write a report: FORMAT=FILE (human, json, sarif, junit, gitlab; repeatable).
     #[arg(short, long, value_name = "FORMAT=FILE")]
     pub output: Vec<String>,
+    /// In a merge-request pipeline: post the verdict as one comment on the merge request
+    /// (GitLab, GITLAB_TOKEN) or pull request (GitHub, GITHUB_TOKEN), updated by later
+    /// runs, and set the commit status `shipgate/policy`.
+    #[arg(long)]
+    pub comment: bool,
     /// Documents checked at once (default: the number of CPUs).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

@@ -100,5 +100,47 @@ pub(crate) fn check(g: &Global, a: CheckArgs) -> ExitCode {
             }
         }
     }
-    if report.denied(threshold) { ExitCode::Failure } else { ExitCode::Success }
+    let denied = report.denied(threshold);
+    if a.comment
+        && let Err(code) = comment(g, &report, threshold)
+    {
+        return if denied { ExitCode::Failure } else { code };
+    }
+    if denied { ExitCode::Failure } else { ExitCode::Success }
+}
+
+/// `--comment`: the verdict on the merge request, and the commit status.
+fn comment(g: &Global, report: &policy::CheckReport, fail_on: policy::Severity) -> Result<(), ExitCode> {
+    use crate::policy::comment::{CommentAction, body, publish, review_from_env};
+    let Some(review) = review_from_env(&|n| std::env::var(n).ok()) else {
+        tracing::warn!(
+            "--comment: this is not a merge-request pipeline (no CI_MERGE_REQUEST_IID, no pull request); nothing posted"
+        );
+        return Ok(());
+    };
+    let count = |s: policy::Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let summary = format!(
+        "{}: {} errors, {} warnings, {} waived",
+        if report.denied(fail_on) { "denied" } else { "passed" },
+        count(policy::Severity::Error),
+        count(policy::Severity::Warning),
+        report.waived.len()
+    );
+    let make = |previous: Option<&str>| body(report, fail_on, previous, review.blob_url.as_deref());
+    let runtime = super::runtime(g)?;
+    match runtime.block_on(publish(&review, report.denied(fail_on), &summary, &make)) {
+        Ok(action) => {
+            let what = match action {
+                CommentAction::Created => "posted",
+                CommentAction::Updated => "updated",
+                CommentAction::Unchanged => "unchanged",
+            };
+            tracing::info!("merge request !{} comment {what}; commit status {summary}", review.number);
+            Ok(())
+        }
+        Err(e) => {
+            error(g, &format!("cannot comment on the merge request: {e}"), None);
+            Err(ExitCode::Infrastructure)
+        }
+    }
 }

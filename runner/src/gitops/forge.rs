@@ -174,7 +174,7 @@ impl MergeRequestSpec {
 }
 
 /// The API token from the environment, by forge (never printed).
-fn token(forge: Forge) -> Result<String, BumpError> {
+pub(crate) fn token(forge: Forge) -> Result<String, BumpError> {
     let names: &[&str] = match forge {
         Forge::Gitlab => &["GITLAB_TOKEN", "GITOPS_TOKEN"],
         Forge::Github => &["GITHUB_TOKEN", "GITOPS_TOKEN"],
@@ -187,7 +187,7 @@ fn token(forge: Forge) -> Result<String, BumpError> {
     })
 }
 
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     format!("`{}`", s.replace('|', "\\|").replace('`', "'").replace('\n', " "))
 }
 
@@ -268,7 +268,7 @@ struct GitlabMr {
     labels: Vec<String>,
 }
 
-fn gitlab_err<E: std::fmt::Display>(t: &MergeRequestTarget, what: &str) -> impl Fn(E) -> BumpError {
+pub(crate) fn gitlab_err<E: std::fmt::Display>(t: &MergeRequestTarget, what: &str) -> impl Fn(E) -> BumpError {
     let at = format!("{} ({})", t.project, t.api_url);
     let what = what.to_owned();
     move |e| {
@@ -282,7 +282,7 @@ fn gitlab_err<E: std::fmt::Display>(t: &MergeRequestTarget, what: &str) -> impl 
     }
 }
 
-async fn gitlab_client(t: &MergeRequestTarget, token: &str) -> Result<gitlab::AsyncGitlab, BumpError> {
+pub(crate) async fn gitlab_client(t: &MergeRequestTarget, token: &str) -> Result<gitlab::AsyncGitlab, BumpError> {
     let (insecure, host) = match t.api_url.split_once("://") {
         Some(("http", h)) => (true, h),
         Some((_, h)) => (false, h),
@@ -344,11 +344,11 @@ async fn gitlab_open_or_update(
 
 // ---- GitHub -------------------------------------------------------------------------
 
-fn split_repo(project: &str) -> (&str, &str) {
+pub(crate) fn split_repo(project: &str) -> (&str, &str) {
     project.split_once('/').unwrap_or((project, ""))
 }
 
-fn github_err(t: &MergeRequestTarget, what: &str) -> impl Fn(octocrab::Error) -> BumpError {
+pub(crate) fn github_err(t: &MergeRequestTarget, what: &str) -> impl Fn(octocrab::Error) -> BumpError {
     let at = format!("{} ({})", t.project, t.api_url);
     let what = what.to_owned();
     move |e| {
@@ -365,7 +365,7 @@ fn github_err(t: &MergeRequestTarget, what: &str) -> impl Fn(octocrab::Error) ->
     }
 }
 
-fn github_client(t: &MergeRequestTarget, token: &str) -> Result<octocrab::Octocrab, BumpError> {
+pub(crate) fn github_client(t: &MergeRequestTarget, token: &str) -> Result<octocrab::Octocrab, BumpError> {
     octocrab::Octocrab::builder()
         .base_uri(t.api_url.as_str())
         .and_then(|b| b.personal_token(token.to_owned()).build())

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod builtin;
 pub mod check;
+pub mod comment;
 pub mod detect;
 pub mod engine;
 pub mod finding;
