@@ -9,6 +9,7 @@ mod forge;
 mod gitops;
 mod image;
 mod masking;
+mod own_image;
 mod pipelines;
 mod plan;
 mod policy;
