@@ -287,3 +287,35 @@ fn collect_exprs(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn the_include_template_has_gitlabs_shape_and_uses_flags_that_exist() {
+    let text =
+        std::fs::read_to_string(repo_root().join("pipelines/templates/shipgate.gitlab-ci.yml")).expect("template");
+    let (docs, errors) = shipgate::yaml::parse_documents(&text).expect("YAML");
+    assert!(errors.is_empty(), "{errors:?}");
+    let doc = docs[0].to_json();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("tests/fixtures/schemas/gitlab-ci-subset.json")).expect("schema"),
+    )
+    .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut commands = 0;
+    for (name, job) in jobs(&doc) {
+        for line in job["script"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let Some(rest) = line.strip_prefix("shipgate ") else { continue };
+            commands += 1;
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let sub: Vec<&str> = if words[0] == "export" { words[..2].to_vec() } else { words[..1].to_vec() };
+            let help = run(shipgate(&repo_root()).args(&sub).arg("--help"));
+            assert_eq!(help.code, 0, "{name}: shipgate {sub:?} --help");
+            for flag in words.iter().filter(|w| w.starts_with("--")) {
+                let flag = flag.split('=').next().unwrap_or(flag);
+                assert!(help.stdout.contains(flag), "{name}: `shipgate {}` has no {flag}", sub.join(" "));
+            }
+        }
+    }
+    assert_eq!(commands, 3);
+}
