@@ -188,7 +188,8 @@ fn main() {
         sh_warm.push(timed(script(&b), "script warm"));
         let commits = |t: &Target| {
             let name = t.gitops.rsplit('/').next().unwrap_or_default();
-            let out = Command::new("git").args(["rev-list", "--count", "main"]).current_dir(git_base.join(name)).output();
+            let out =
+                Command::new("git").args(["rev-list", "--count", "main"]).current_dir(git_base.join(name)).output();
             out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
         };
         // Both made exactly one commit over the two runs (the warm one committed nothing).

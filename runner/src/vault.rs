@@ -226,8 +226,14 @@ fn read(c: &Client, token: &str, path: &str) -> Result<Value, VaultError> {
     match c.call(reqwest::Method::GET, path, Some(token), None) {
         Ok(resp) => {
             let data = &resp["data"];
-            let v2 = data.get("metadata").is_some() && data["data"].is_object();
-            Ok(if v2 { data["data"].clone() } else { data.clone() })
+            match (data.get("metadata"), &data["data"]) {
+                (Some(_), Value::Object(_)) => Ok(data["data"].clone()),
+                // KV v2 answers a deleted latest version with `data: null`.
+                (Some(m), Value::Null) if m.get("deletion_time").is_some() => Err(VaultError::Config(format!(
+                    "the latest version of {path} is deleted (undelete it, or write a new version)"
+                ))),
+                _ => Ok(data.clone()),
+            }
         }
         Err((0, e)) => Err(VaultError::Unreachable(format!("cannot reach Vault at {}: {e}", c.addr))),
         Err((403, e)) => Err(VaultError::Config(format!(

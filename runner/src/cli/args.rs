@@ -416,6 +416,14 @@ pub struct ExportGitlabArgs {
     /// The image the jobs run in (the SHIPGATE_IMAGE variable's default).
     #[arg(long, default_value = concat!("shipgate:", env!("CARGO_PKG_VERSION")))]
     pub image: String,
+    /// A YAML mapping merged into the child pipeline's `default:` (tags, services,
+    /// id_tokens, before_script, …).
+    #[arg(long = "default", value_name = "FILE")]
+    pub defaults: Option<PathBuf>,
+    /// Steps that share one job, e.g. a step that writes files and the steps that read
+    /// them (repeatable).
+    #[arg(long, value_name = "STEP,STEP...")]
+    pub together: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -100,7 +100,7 @@ pub fn select(p: &Pipeline, only: &[String], env: &[(String, String)]) -> Result
     Ok((Pipeline { steps, ..p.clone() }, given))
 }
 
-/// Every `${{ steps.X.outputs.Y }}` a step uses (command, env, options).
+/// Every `${{ steps.X.outputs.Y }}` a step uses (command, env, options, `if:`).
 pub(crate) fn output_refs(step: &Step) -> Vec<(String, String)> {
     let mut templates: Vec<Template> = step.env.iter().map(|(_, t)| t.clone()).collect();
     match &step.action {
@@ -111,6 +111,13 @@ pub(crate) fn output_refs(step: &Step) -> Vec<(String, String)> {
         Action::Uses { with: None, .. } => {}
     }
     let mut out = Vec::new();
+    if let Some((_, e)) = &step.condition {
+        for (r, _) in e.refs() {
+            if let Ref::StepOutput { step, output } = r {
+                out.push((step.clone(), output.clone()));
+            }
+        }
+    }
     for t in &templates {
         for (r, _, _) in t.refs() {
             if let Ref::StepOutput { step, output } = r {
@@ -152,6 +159,15 @@ mod tests {
         let e = select(&pipeline(), &["push".into(), "bild".into()], &[]).expect_err("errors");
         assert!(e.iter().any(|m| m.contains("--only bild: no such step (did you mean `build`?)")), "{e:?}");
         assert!(e.iter().any(|m| m.contains("SHIPGATE_BUILD_IMAGE is not set")), "{e:?}");
+    }
+
+    #[test]
+    fn outputs_an_if_condition_reads_are_needed_too() {
+        let text = "version: 1\nsteps:\n  a: { run: x, outputs: [go] }\n  b: { needs: [a], run: x }\n  c: { needs: [b], if: \"steps.a.outputs.go == 'yes'\", run: x }\n";
+        let (p, _) = crate::pipeline::load_str("p.yaml".as_ref(), text).expect("valid");
+        let e = select(&p, &["c".into()], &[]).expect_err("a's output is missing");
+        assert!(e.iter().any(|m| m.contains("SHIPGATE_A_GO is not set")), "{e:?}");
+        assert!(select(&p, &["c".into()], &env(&[("SHIPGATE_A_GO", "yes")])).is_ok());
     }
 
     #[test]

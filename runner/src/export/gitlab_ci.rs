@@ -38,7 +38,14 @@ pub struct ExportOptions {
     pub file: String,
     /// The image jobs run in (`$SHIPGATE_IMAGE`'s default).
     pub image: String,
+    /// Merged into the child pipeline's `default:` (tags, services, id_tokens, …).
+    pub defaults: serde_json::Map<String, Value>,
+    /// Steps that must share a job (files one leaves for the other, say).
+    pub together: Vec<Vec<String>>,
 }
+
+/// GitLab's default limit of `needs:` per job.
+const MAX_NEEDS: usize = 50;
 
 /// One job: the steps it runs, in file order.
 #[derive(Debug)]
@@ -47,10 +54,11 @@ struct Job {
     steps: Vec<usize>,
 }
 
-/// The child pipeline as a JSON value (written as YAML by the caller) and warnings.
-pub fn export(p: &Pipeline, opts: &ExportOptions) -> (Value, Vec<String>) {
+/// The child pipeline as a JSON value (written as YAML by the caller) and warnings;
+/// `Err` for options that cannot be honoured.
+pub fn export(p: &Pipeline, opts: &ExportOptions) -> Result<(Value, Vec<String>), String> {
     let mut warnings = Vec::new();
-    let jobs = group(p, &mut warnings);
+    let jobs = group(p, &opts.together, &mut warnings)?;
     let job_of: HashMap<usize, usize> =
         jobs.iter().enumerate().flat_map(|(j, job)| job.steps.iter().map(move |&s| (s, j))).collect();
     // Job-level needs: every step a member needs or takes an output from, outside the job
@@ -72,7 +80,11 @@ pub fn export(p: &Pipeline, opts: &ExportOptions) -> (Value, Vec<String>) {
             set.into_iter().collect()
         })
         .collect();
-    let order = graph::topo_order(&deps).unwrap_or_else(|| (0..jobs.len()).collect());
+    let Some(order) = graph::topo_order(&deps) else {
+        return Err(
+            "the steps given to --together cannot share a job: a step between them runs in another job, so the jobs would wait for each other".into(),
+        );
+    };
     let levels = graph::levels(&deps, &order);
     let stages: Vec<String> =
         (0..levels.iter().max().map_or(0, |m| m + 1)).map(|l| format!("shipgate-{}", l + 1)).collect();
@@ -80,7 +92,10 @@ pub fn export(p: &Pipeline, opts: &ExportOptions) -> (Value, Vec<String>) {
     let mut doc = serde_json::Map::new();
     doc.insert("stages".into(), json!(stages));
     doc.insert("variables".into(), json!({ "SHIPGATE_IMAGE": opts.image }));
-    doc.insert("default".into(), json!({ "image": "$SHIPGATE_IMAGE" }));
+    let mut default = serde_json::Map::new();
+    default.insert("image".into(), json!("$SHIPGATE_IMAGE"));
+    default.extend(opts.defaults.clone());
+    doc.insert("default".into(), Value::Object(default));
     for (j, job) in jobs.iter().enumerate() {
         let env_file = format!(".shipgate/{}.env", file_stem(&job.name));
         let junit = format!(".shipgate/{}.junit.xml", file_stem(&job.name));
@@ -96,7 +111,14 @@ pub fn export(p: &Pipeline, opts: &ExportOptions) -> (Value, Vec<String>) {
         reports.insert("dotenv".into(), json!(env_file));
         let mut junits = vec![junit];
         for &s in &job.steps {
-            files_of(&p.steps[s], &mut paths, &mut junits, &mut reports);
+            files_of(&p.steps[s], &mut paths, &mut junits, &mut reports, &mut warnings);
+        }
+        if needs.len() > MAX_NEEDS {
+            warnings.push(format!(
+                "job `{}` needs {} jobs; GitLab takes at most {MAX_NEEDS} by default (the `ci_needs_size_limit` of the instance)",
+                job.name,
+                needs.len()
+            ));
         }
         reports.insert("junit".into(), if junits.len() == 1 { json!(junits[0]) } else { json!(junits) });
         let mut artifacts = serde_json::Map::new();
@@ -113,16 +135,47 @@ pub fn export(p: &Pipeline, opts: &ExportOptions) -> (Value, Vec<String>) {
         if job.steps.iter().all(|&s| p.steps[s].allow_failure) {
             body.insert("allow_failure".into(), json!(true));
         }
+        if let Some(t) = job_timeout(p, &job.steps) {
+            body.insert("timeout".into(), json!(t));
+        }
         doc.insert(job.name.clone(), Value::Object(body));
     }
-    (Value::Object(doc), warnings)
+    Ok((Value::Object(doc), warnings))
 }
 
-/// Steps into jobs: one each, but a Docker-Engine image build together with the
-/// `image.push` steps that push its image (unless that would make a cycle).
-fn group(p: &Pipeline, warnings: &mut Vec<String>) -> Vec<Job> {
+/// The job's `timeout:` when every step has one: each step's attempts, their backoffs,
+/// and ten minutes for the job to start and finish.
+fn job_timeout(p: &Pipeline, steps: &[usize]) -> Option<String> {
+    let mut total = std::time::Duration::from_secs(600);
+    for &s in steps {
+        let step = &p.steps[s];
+        let attempts = step.retry.attempts.max(1);
+        total += step.timeout? * attempts;
+        total += (2..=attempts).map(|a| step.retry.delay(a, 40)).sum::<std::time::Duration>();
+    }
+    let minutes = total.as_secs().div_ceil(60);
+    Some(match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    })
+}
+
+/// Steps into jobs: one each, but the steps of each `--together` list in one, and a
+/// Docker-Engine image build with the `image.push` steps that push its image (unless
+/// that would make a cycle).
+fn group(p: &Pipeline, together: &[Vec<String>], warnings: &mut Vec<String>) -> Result<Vec<Job>, String> {
     let n = p.steps.len();
     let mut leader: Vec<usize> = (0..n).collect();
+    for list in together {
+        let mut members = Vec::new();
+        for id in list {
+            members.push(p.step_index(id).ok_or_else(|| format!("--together {}: no step `{id}`", list.join(",")))?);
+        }
+        for pair in members.windows(2) {
+            union(&mut leader, pair[0], pair[1]);
+        }
+    }
     let closure = graph::transitive(&p.deps());
     for (b, build) in p.steps.iter().enumerate() {
         if !is_docker_build(build) {
@@ -141,8 +194,7 @@ fn group(p: &Pipeline, warnings: &mut Vec<String>) -> Vec<Job> {
                     build.id, step.id, step.id
                 ));
             } else {
-                let (l1, l2) = (find(&mut leader, b), find(&mut leader, s));
-                leader[l2.max(l1)] = l1.min(l2);
+                union(&mut leader, b, s);
             }
         }
     }
@@ -163,7 +215,13 @@ fn group(p: &Pipeline, warnings: &mut Vec<String>) -> Vec<Job> {
         let name = ids.join("+");
         job.name = if RESERVED.contains(&name.as_str()) { format!("step-{name}") } else { name };
     }
-    jobs
+    Ok(jobs)
+}
+
+/// One set (the lower index leads, so jobs keep file order).
+fn union(leader: &mut [usize], a: usize, b: usize) {
+    let (x, y) = (find(leader, a), find(leader, b));
+    leader[x.max(y)] = x.min(y);
 }
 
 fn find(leader: &mut [usize], mut i: usize) -> usize {
@@ -196,13 +254,17 @@ fn files_of(
     paths: &mut Vec<String>,
     junits: &mut Vec<String>,
     reports: &mut serde_json::Map<String, Value>,
+    warnings: &mut Vec<String>,
 ) {
     let literal = |s: &str| Template::parse(s, Mode::Full).is_ok_and(|t| t.is_literal());
     match step.action.kind_name() {
-        "image.build" if !is_docker_build(step) => {
-            let out = with_str(step, "output").filter(|o| literal(o)).unwrap_or("target/shipgate-images/");
-            paths.push(out.to_owned());
-        }
+        "image.build" if !is_docker_build(step) => match with_str(step, "output") {
+            Some(out) if !literal(out) => warnings.push(format!(
+                "`{}` writes its image to `{out}`, known only when it runs: it is not passed on as an artifact; give a fixed `output:`, or --together `{}` and the steps that push it",
+                step.id, step.id
+            )),
+            out => paths.push(out.unwrap_or("target/shipgate-images/").to_owned()),
+        },
         "policy.check" => {
             let Action::Uses { with: Some(w), .. } = &step.action else { return };
             let Some(output) = w.get("output") else { return };
@@ -241,7 +303,13 @@ mod tests {
 
     fn export_of(text: &str) -> (Value, Vec<String>) {
         let (p, _) = crate::pipeline::load_str("p.yaml".as_ref(), text).expect("valid");
-        export(&p, &ExportOptions { file: "ci/p.yaml".into(), image: "shipgate:1".into() })
+        let opts = ExportOptions {
+            file: "ci/p.yaml".into(),
+            image: "shipgate:1".into(),
+            defaults: serde_json::Map::new(),
+            together: Vec::new(),
+        };
+        export(&p, &opts).expect("exports")
     }
 
     #[test]
@@ -262,6 +330,29 @@ mod tests {
         assert_eq!(doc["step-image"]["stage"], "shipgate-4");
         assert_eq!(doc["step-image"]["allow_failure"], true);
         assert_eq!(doc["a"]["needs"], json!([]));
+    }
+
+    #[test]
+    fn steps_given_together_share_a_job_with_a_timeout_covering_their_attempts() {
+        let text = "version: 1\nsteps:\n  stage: { run: 'mkdir -p out', timeout: 20m }\n  use: { needs: [stage], run: 'ls out', timeout: 30m, retry: { attempts: 2, backoff: 1m } }\n  after: { needs: [use], run: 'true' }\n";
+        let (p, _) = crate::pipeline::load_str("p.yaml".as_ref(), text).expect("valid");
+        let mut opts = ExportOptions {
+            file: "p.yaml".into(),
+            image: "shipgate:1".into(),
+            defaults: serde_json::Map::new(),
+            together: vec![vec!["stage".into(), "use".into()]],
+        };
+        opts.defaults.insert("tags".into(), json!(["docker"]));
+        let (doc, _) = export(&p, &opts).expect("exports");
+        assert_eq!(doc["stage+use"]["timeout"], "1h 32m", "20m + 2 × 30m + a 1m backoff (+20% jitter) + 10m");
+        assert_eq!(doc["default"], json!({ "image": "$SHIPGATE_IMAGE", "tags": ["docker"] }));
+        assert_eq!(doc["after"]["needs"], json!([{ "job": "stage+use", "artifacts": true }]));
+        assert!(doc["after"].get("timeout").is_none(), "no step timeout, GitLab's default");
+        // Together across a step of another job: the jobs would wait for each other.
+        opts.together = vec![vec!["stage".into(), "after".into()]];
+        assert!(export(&p, &opts).expect_err("a cycle").contains("cannot share a job"));
+        opts.together = vec![vec!["stage".into(), "nope".into()]];
+        assert!(export(&p, &opts).expect_err("unknown").contains("no step `nope`"));
     }
 
     #[test]

@@ -18,9 +18,13 @@ pub fn to_yaml(v: &Value) -> String {
     out
 }
 
+/// Keys YAML 1.1 readers (GitLab's among them) take for booleans or null when plain.
+const YAML11_WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
+
 fn key(k: &str) -> String {
     let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '.' || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c));
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c))
+        && !YAML11_WORDS.contains(&k.to_ascii_lowercase().as_str());
     if plain { k.to_owned() } else { scalar(&Value::String(k.to_owned())) }
 }
 
@@ -28,6 +32,17 @@ fn scalar(v: &Value) -> String {
     match v {
         Value::Array(a) if a.is_empty() => "[]".into(),
         Value::Object(o) if o.is_empty() => "{}".into(),
+        // JSON's escapes, plus those YAML readers need: control characters JSON leaves
+        // as they are (DEL, C1) and the characters YAML takes for line breaks.
+        Value::String(_) => {
+            let json = v.to_string();
+            json.chars()
+                .map(|c| match c {
+                    '\u{7f}' | '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' => format!("\\u{:04x}", c as u32),
+                    c => c.to_string(),
+                })
+                .collect()
+        }
         other => other.to_string(),
     }
 }
@@ -76,12 +91,18 @@ mod tests {
         let v = serde_json::json!({
             "stages": ["a", "b"],
             "job+x": { "needs": [{ "job": "a", "artifacts": true }], "script": ["echo \"hi\" 'there' #1: x"], "n": [] },
-            "yes": "no", "1x": { "k": null }
+            "yes": "no", "1x": { "k": null }, "On": "\u{85}\u{2028}\u{7f}", "NULL": []
         });
         let text = to_yaml(&v);
         let (docs, errors) = crate::yaml::parse_documents(&text).expect("parses");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(docs[0].to_json(), v, "{text}");
         assert!(text.contains("job+x:\n  needs:\n    - job: \"a\"\n      artifacts: true\n"), "{text}");
+        // Words YAML 1.1 reads as booleans or null stay strings there too.
+        assert!(
+            text.contains("\"yes\": \"no\"") && text.contains("\"On\": ") && text.contains("\"NULL\": []"),
+            "{text}"
+        );
+        assert!(text.contains("\\u0085\\u2028\\u007f"), "{text}");
     }
 }

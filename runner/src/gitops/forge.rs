@@ -188,7 +188,7 @@ pub(crate) fn token(forge: Forge) -> Result<String, BumpError> {
 }
 
 pub(crate) fn cell(s: &str) -> String {
-    format!("`{}`", s.replace('|', "\\|").replace('`', "'").replace('\n', " "))
+    format!("`{}`", s.replace('|', "\\|").replace('`', "'").replace(['\n', '\r'], " "))
 }
 
 /// The merge request's description: a table of the changes and where they come from.

@@ -125,6 +125,18 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn names_that_make_one_ci_variable_are_refused() {
+        let src = "version: 1\nsteps:\n  build: { run: x, outputs: [image_digest] }\n  build_image: { run: x, outputs: [digest] }\n  shop-api: { run: x }\n  shop_api: { run: x }\n";
+        let d = load_str(Path::new("p.yaml"), src).expect_err("collisions");
+        let messages: Vec<&str> = d.items.iter().map(|i| i.message.as_str()).collect();
+        assert!(
+            messages.contains(&"output `digest` of `build_image` and output `image_digest` of `build` would both be passed on as SHIPGATE_BUILD_IMAGE_DIGEST"),
+            "{messages:?}"
+        );
+        assert!(messages.iter().any(|m| m.contains("SHIPGATE_SHOP_API__STATUS")), "{messages:?}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]

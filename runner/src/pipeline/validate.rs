@@ -18,7 +18,7 @@ use crate::yaml::{NodeKind, Span, Spanned};
 /// Names of variables that hold secrets even when not listed under `secrets:`.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["_TOKEN", "_PASSWORD", "_SECRET", "_KEY"].iter().any(|s| upper.ends_with(s))
+    ["_TOKEN", "_PASSWORD", "_SECRET", "_KEY", "_SECRET_ID"].iter().any(|s| upper.ends_with(s))
         || matches!(upper.as_str(), "TOKEN" | "PASSWORD" | "SECRET")
 }
 
@@ -214,6 +214,28 @@ pub fn validate(
         refs.push(found);
         need_spans.push(needs);
         steps.push(step);
+    }
+
+    // Outputs and outcomes travel between CI jobs as SHIPGATE_<STEP>_<OUTPUT> and
+    // SHIPGATE_<STEP>__STATUS (dotenv reports): two names must not make one variable.
+    let mut vars: HashMap<String, String> = HashMap::new();
+    for (step, id) in steps.iter().zip(&ids) {
+        let names = step
+            .declared_outputs()
+            .into_iter()
+            .map(|o| (crate::report::dotenv::variable(id, o), format!("output `{o}` of `{id}`")));
+        let status = (crate::report::dotenv::status_variable(id), format!("the outcome of `{id}`"));
+        for (var, what) in std::iter::once(status).chain(names) {
+            if let Some(other) = vars.get(&var) {
+                cx.err(
+                    step.span,
+                    format!("{what} and {other} would both be passed on as {var}"),
+                    Some("rename the step or the output: CI jobs tell them apart by that variable".into()),
+                );
+            } else {
+                vars.insert(var, what);
+            }
+        }
     }
 
     // The graph: cycles, then references through `needs`.

@@ -18,6 +18,8 @@ pub const MARKER: &str = "<!-- shipgate:check -->";
 const STATE: &str = "<!-- shipgate:state";
 /// Rows per table: comments have a size limit (GitHub: 65,536 characters).
 const MAX_ROWS: usize = 50;
+/// Findings remembered between runs (about 33 characters each).
+const MAX_STATE: usize = 500;
 /// The commit status' name (GitLab) / context (GitHub).
 pub const STATUS_NAME: &str = "shipgate/policy";
 
@@ -49,7 +51,10 @@ pub fn review_from_env(get: &dyn Fn(&str) -> Option<String>) -> Option<Review> {
         return Some(Review {
             forge: Forge::Gitlab,
             api_url: api.trim_end_matches('/').trim_end_matches("/api/v4").to_owned(),
-            project: set("CI_PROJECT_ID").or_else(|| set("CI_PROJECT_PATH"))?,
+            // The merge request's own project (a fork's pipeline runs in the fork).
+            project: set("CI_MERGE_REQUEST_PROJECT_ID")
+                .or_else(|| set("CI_PROJECT_ID"))
+                .or_else(|| set("CI_PROJECT_PATH"))?,
             number: iid,
             blob_url: web.zip(sha.clone()).map(|(w, s)| format!("{}/-/blob/{s}/", w.trim_end_matches('/'))),
             sha,
@@ -88,7 +93,8 @@ struct State {
 
 impl State {
     fn read(body: &str) -> Option<State> {
-        let start = body.find(STATE)? + STATE.len();
+        // The last one: shipgate writes it at the end, after anything quoted from files.
+        let start = body.rfind(STATE)? + STATE.len();
         let end = body[start..].find("-->")? + start;
         let mut s = State::default();
         for field in body[start..end].split_whitespace() {
@@ -109,12 +115,33 @@ impl State {
     }
 }
 
+/// A path as a URL path: each segment percent-encoded (RFC 3986 unreserved kept).
+fn url_path(file: &str) -> String {
+    let mut out = String::new();
+    for b in file.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn location(f: &Finding, blob: Option<&str>) -> String {
     let file = f.file.trim_start_matches("./");
     let text = format!("{file}:{}", f.line);
+    let relative = !file.starts_with('/') && !file.contains('\\') && file != "-" && !file.contains(':');
     match blob {
-        Some(b) if f.line > 0 && !file.starts_with('/') && file != "-" => {
-            format!("[{}]({b}{file}#L{})", text.replace(']', "\\]"), f.line)
+        Some(b) if f.line > 0 && relative => {
+            let label: String = text
+                .chars()
+                .flat_map(|c| match c {
+                    '[' | ']' | '|' | '`' | '*' | '_' | '\\' => vec!['\\', c],
+                    c if c.is_control() => vec![' '],
+                    c => vec![c],
+                })
+                .collect();
+            format!("[{label}]({b}{}#L{})", url_path(file), f.line)
         }
         _ => cell(&text),
     }
@@ -186,7 +213,11 @@ pub fn body(report: &CheckReport, fail_on: Severity, previous: Option<&str>, blo
     if !report.expired.is_empty() {
         let _ = writeln!(b, "\n⚠️ {} waiver(s) expired and no longer waive.", report.expired.len());
     }
-    let state = state.unwrap_or(State { all, ..State::default() });
+    let mut state = state.unwrap_or(State { all, ..State::default() });
+    if state.all.len() > MAX_STATE {
+        // Past this many, "new" is not tracked: the comment must stay under the size limit.
+        state = State::default();
+    }
     let _ = write!(b, "\nThis comment is updated by each run of the gate.\n{}\n", state.write());
     b
 }
@@ -382,5 +413,37 @@ mod tests {
         assert_eq!(gh.blob_url.as_deref(), Some("https://github.com/platform/shop/blob/def/"));
         // A branch pipeline has no merge request.
         assert_eq!(review_from_env(&env(&[("CI_PROJECT_ID", "42"), ("GITHUB_REF", "refs/heads/main")])), None);
+        // A merge request from a fork: the notes belong to the target project.
+        let fork = review_from_env(&env(&[
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "42"),
+            ("CI_PROJECT_ID", "99"),
+            ("CI_API_V4_URL", "https://gitlab.example.com/api/v4"),
+        ]));
+        assert_eq!(fork.map(|r| r.project), Some("42".into()));
+    }
+
+    #[test]
+    fn links_encode_the_path_and_escape_the_label() {
+        let f = Finding {
+            rule: "R".into(),
+            severity: Severity::Error,
+            message: "m".into(),
+            resource: "r".into(),
+            file: "./deploy/my app#1|x.yaml".into(),
+            line: 3,
+            col: 1,
+            end_line: 3,
+            end_col: 2,
+            input_type: crate::policy::InputType::Kubernetes,
+            policy: "p".into(),
+            waived: None,
+        };
+        assert_eq!(
+            location(&f, Some("https://h/-/blob/s/")),
+            "[deploy/my app#1\\|x.yaml:3](https://h/-/blob/s/deploy/my%20app%231%7Cx.yaml#L3)"
+        );
+        let abs = Finding { file: "/tmp/x.yaml".into(), ..f };
+        assert_eq!(location(&abs, Some("https://h/-/blob/s/")), "`/tmp/x.yaml:3`");
     }
 }
