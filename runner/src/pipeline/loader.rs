@@ -64,6 +64,8 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
         );
         return Err(diags);
     }
+    // Literal values of secrets are errors, and must not be shown in the snippets.
+    diags.source = redact_secret_values(root, &source);
     let (raw, errors) = deserialize_all::<RawPipeline>(root);
     // Steps whose mapping held a type error: later checks must not pile on (a step whose
     // bad `run:` was dropped is not also "missing `run:`").
@@ -97,6 +99,54 @@ pub fn load_str(path: &Path, source: &str) -> Result<(Pipeline, FileDiagnostics)
         Some(p) if !diags.has_errors() => Ok((p, diags)),
         _ => Err(diags),
     }
+}
+
+/// The source with the literal values of secret variables in `env:` (declared under
+/// `secrets:` or named like one) replaced by `*`, positions kept.
+fn redact_secret_values(root: &crate::yaml::Node, source: &Arc<str>) -> Arc<str> {
+    let declared: Vec<&str> = match root.get("secrets").map(|s| &s.kind) {
+        Some(NodeKind::Seq(items)) => items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                NodeKind::Scalar(n, _) => Some(n.as_str()),
+                NodeKind::Map(pairs) => pairs.first().and_then(|(k, _)| k.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut spans = Vec::new();
+    let mut env_maps: Vec<&crate::yaml::Node> = root.get("env").into_iter().collect();
+    if let Some(NodeKind::Map(steps)) = root.get("steps").map(|s| &s.kind) {
+        env_maps.extend(steps.iter().filter_map(|(_, st)| st.get("env")));
+    }
+    for env in env_maps {
+        let NodeKind::Map(pairs) = &env.kind else { continue };
+        for (k, v) in pairs {
+            let (Some(name), NodeKind::Scalar(value, _)) = (k.as_str(), &v.kind) else { continue };
+            if (declared.contains(&name) || super::validate::is_secret_name(name)) && !value.contains("${") {
+                spans.push(v.span);
+            }
+        }
+    }
+    if spans.is_empty() {
+        return source.clone();
+    }
+    let mut out = String::with_capacity(source.len());
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        let n = i + 1;
+        for (j, c) in line.chars().enumerate() {
+            let col = j + 1;
+            let hidden = !matches!(c, '\n' | '\r')
+                && spans.iter().any(|s| {
+                    let after_start = n > s.start.line || (n == s.start.line && col >= s.start.col);
+                    let before_end = n < s.end.line || (n == s.end.line && col < s.end.col);
+                    after_start && before_end
+                });
+            out.push(if hidden { '*' } else { c });
+        }
+    }
+    Arc::from(out)
 }
 
 #[cfg(test)]

@@ -54,8 +54,9 @@ pub fn dotenv(summary: &RunSummary, masker: &Masker) -> (String, Vec<(String, &'
                 left_out.push((var, "has several lines"));
                 continue;
             }
+            // Outputs reach reporters masked already; mask again for safety.
             let masked = masker.mask(value);
-            if masked != *value {
+            if masked != *value || value.contains(crate::exec::mask::MASK) {
                 left_out.push((var, "holds a secret"));
                 continue;
             }
