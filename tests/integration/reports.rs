@@ -170,7 +170,11 @@ fn outputs_go_to_a_dotenv_report_and_the_run_to_prometheus_metrics() {
 
     let env = std::fs::read_to_string(dir.path().join("out/build.env")).expect("dotenv written");
     assert!(env.contains("SHIPGATE_BUILD_DIGEST=sha256:abcd\n"), "{env}");
-    assert!(env.contains("SHIPGATE_BUILD_TOKEN=[MASKED]\n"), "{env}");
+    // A value holding a secret is not passed on, not even masked.
+    assert!(!env.contains("SHIPGATE_BUILD_TOKEN"), "{env}");
+    assert!(out.stderr.contains("SHIPGATE_BUILD_TOKEN holds a secret and is left out"), "{}", out.stderr);
+    // Outcomes: only of the steps that did not succeed.
+    assert!(env.contains("SHIPGATE_GATE__STATUS=failed\n") && !env.contains("SHIPGATE_BUILD__STATUS"), "{env}");
     assert!(env.contains("SHIPGATE_DAGS_UPLOADED=1\n"), "{env}");
     assert!(env.contains("SHIPGATE_GATE_DENIED=true\n"), "{env}");
     assert!(!env.contains("s3cr3t") && !env.contains("NOTES"), "{env}");
