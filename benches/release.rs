@@ -21,7 +21,7 @@ mod service;
 #[path = "peers.rs"]
 mod peers;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -52,12 +52,6 @@ fn env_or(name: &str, default: usize) -> usize {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    let st = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status().expect("cp");
-    assert!(st.success());
 }
 
 /// Removes both tools' images from the Docker Engine, so that a cold build has no cache.
@@ -99,7 +93,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("shipgate-release-bench-{}", std::process::id()));
     let work = dir.join("work");
     std::fs::create_dir_all(work.join("pipelines")).expect("mkdir");
-    copy_tree(&root.join("pipelines/release"), &work.join("pipelines/release"));
+    service::copy_tree(&root.join("pipelines/release"), &work.join("pipelines/release"));
     std::fs::copy(root.join("pipelines/release.yaml"), work.join("pipelines/release.yaml")).expect("copy");
     // The Engine tag of the benchmark, not the pipeline's default one.
     let pipeline = work.join("pipelines/release.yaml");

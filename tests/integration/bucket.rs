@@ -40,15 +40,7 @@ impl S3 {
 
     /// A client of our own, to look at the bucket independently of shipgate.
     fn store(&self, bucket: &str) -> object_store::aws::AmazonS3 {
-        object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_endpoint(self.endpoint())
-            .with_allow_http(true)
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .with_region("us-east-1")
-            .build()
-            .expect("store")
+        crate::support::service::s3_store(&self.endpoint(), bucket)
     }
 
     fn objects(&self, bucket: &str) -> Vec<(String, u64)> {

@@ -2,13 +2,14 @@
 //! jobs the way GitLab does (a fresh checkout each, artifacts and dotenv variables of
 //! the jobs in `needs:` only) gives what one `shipgate run` gives.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{bin, repo_root, run, shipgate};
+use crate::support::service::copy_tree;
+use crate::support::{bin, read_dotenv, repo_root, run, shipgate};
 
 fn export(dir: &Path, file: &str) -> Value {
     let r = run(shipgate(dir).args(["export", "gitlab-ci", file]));
@@ -118,19 +119,6 @@ fn project(dir: &Path) {
     std::fs::write(dir.join("app.sh"), "#!/bin/sh\necho app\n").expect("write");
 }
 
-fn copy_into(from: &Path, to: &Path) {
-    let out = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).output().expect("cp");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn dotenv(path: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect()
-}
-
 #[test]
 fn running_the_exported_jobs_like_gitlab_gives_what_one_run_gives() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -159,13 +147,13 @@ fn running_the_exported_jobs_like_gitlab_gives_what_one_run_gives() {
             }
             let workdir = tmp.path().join("jobs").join(name);
             std::fs::create_dir_all(&workdir).expect("mkdir");
-            copy_into(&src, &workdir);
+            copy_tree(&src, &workdir);
             let mut cmd = Command::new("sh");
             cmd.current_dir(&workdir).env_clear().env("PATH", &path).env("NO_COLOR", "1");
             for n in &needs {
                 let (_, from) = &done[*n];
-                copy_into(&from.join(".artifacts"), &workdir);
-                cmd.envs(dotenv(&from.join(".artifacts").join(format!(".shipgate/{}.env", n.replace('+', "_")))));
+                copy_tree(&from.join(".artifacts"), &workdir);
+                cmd.envs(read_dotenv(&from.join(".artifacts").join(format!(".shipgate/{}.env", n.replace('+', "_")))));
             }
             let script = job["script"][0].as_str().expect("script");
             let out = cmd.arg("-ec").arg(script).output().expect("sh");
@@ -204,7 +192,7 @@ fn running_the_exported_jobs_like_gitlab_gives_what_one_run_gives() {
             done.insert(name.clone(), (ok, workdir));
         }
     }
-    let env_of = |job: &str| dotenv(&done[job].1.join(format!(".shipgate/{job}.env")));
+    let env_of = |job: &str| read_dotenv(&done[job].1.join(format!(".shipgate/{job}.env")));
     // `announce`'s condition is false: skipped, and so its dependent, not run and not failed.
     assert_eq!(env_of("announce").get("SHIPGATE_ANNOUNCE__STATUS").map(String::as_str), Some("skipped"));
     assert_eq!(env_of("after-announce").get("SHIPGATE_AFTER_ANNOUNCE__STATUS").map(String::as_str), Some("skipped"));
@@ -214,7 +202,7 @@ fn running_the_exported_jobs_like_gitlab_gives_what_one_run_gives() {
     project(&whole);
     let r = run(shipgate(&whole).args(["run", "pipeline.yaml", "--report", "dotenv=all.env"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let all = dotenv(&whole.join("all.env"));
+    let all = read_dotenv(&whole.join("all.env"));
     let digest = &all["SHIPGATE_PUSH_DIGEST"];
     assert_eq!(env_of("push").get("SHIPGATE_PUSH_DIGEST"), Some(digest), "the fanned-out build differs");
     let record = std::fs::read_to_string(done["record"].1.join("record.txt")).expect("record ran");
@@ -244,7 +232,7 @@ fn the_grafana_dashboard_reads_only_metrics_shipgate_writes() {
     // The demo runs every step kind that writes metrics.
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(tmp.path().join("pipelines")).expect("mkdir");
-    copy_into(&repo_root().join("pipelines"), &tmp.path().join("pipelines"));
+    copy_tree(&repo_root().join("pipelines"), &tmp.path().join("pipelines"));
     let r = run(shipgate(tmp.path()).args(["run", "pipelines/demo.yaml", "--metrics", "m.prom"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let metrics = std::fs::read_to_string(tmp.path().join("m.prom")).expect("metrics");

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::service::{docker_rmi, registry, require_docker};
-use crate::support::{bin, repo_root, run, shipgate};
+use crate::support::{bin, read_dotenv, repo_root, run, shipgate};
 
 fn build(work: &Path, dest: Option<&str>) -> BTreeMap<String, String> {
     std::fs::create_dir_all(work.join("pipelines")).expect("mkdir");
@@ -19,11 +19,8 @@ fn build(work: &Path, dest: Option<&str>) -> BTreeMap<String, String> {
     }
     let r = run(&mut cmd);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    std::fs::read_to_string(work.join("image.env"))
-        .expect("dotenv")
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect()
+    assert!(work.join("image.env").is_file(), "no dotenv report");
+    read_dotenv(&work.join("image.env"))
 }
 
 fn docker(args: &[&str]) -> std::process::Output {

@@ -13,7 +13,8 @@ use crate::gitops::git;
 use crate::support::service::{
     Service, bare_repo, docker_rmi, git_daemon, http, moto, registry, require, require_docker,
 };
-use crate::support::{Run, repo_root, run, shipgate};
+use crate::support::service::{copy_tree, s3_store};
+use crate::support::{Run, read_dotenv, repo_root, run, shipgate};
 
 /// The GitOps repository as the release finds it (tests/fixtures/release/gitops).
 const GITOPS: &[&str] = &["apps/shop-api/values.yaml", "argocd/apps/shop-api.yaml"];
@@ -86,12 +87,7 @@ impl Platform {
         let text = std::fs::read_to_string(&pipeline).expect("read");
         std::fs::write(&pipeline, text.replace("shipgate-release/${SERVICE}:${VERSION}", &self.tag)).expect("write");
         let r = run(&mut cmd);
-        let outputs = std::fs::read_to_string(&dotenv)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-            .collect();
-        (r, outputs)
+        (r, read_dotenv(&dotenv))
     }
 
     /// The digest of `platform/shop-api:TAG` as the registry serves it (skopeo), or
@@ -119,15 +115,7 @@ impl Platform {
     }
 
     fn store(&self) -> object_store::aws::AmazonS3 {
-        object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name("composer")
-            .with_endpoint(format!("http://{}", self.moto.addr()))
-            .with_allow_http(true)
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .with_region("us-east-1")
-            .build()
-            .expect("store")
+        s3_store(&format!("http://{}", self.moto.addr()), "composer")
     }
 
     /// Every object in the Composer bucket: key → bytes.
@@ -158,12 +146,6 @@ impl Drop for Platform {
     fn drop(&mut self) {
         docker_rmi(&[&self.tag]);
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    let out = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).output().expect("cp");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The DAG folder as it must appear under `dags/` in the bucket.

@@ -114,10 +114,7 @@ pub(crate) fn resolve(
         std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
     let from_vault = match secrets {
         Secrets::Placeholder => Ok(p.vault.iter().map(|(n, r)| (n.clone(), format!("<{r}>"))).collect()),
-        Secrets::Fetch => {
-            let lookup = env.clone();
-            crate::vault::fetch(&p.vault, &|n| lookup.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
-        }
+        Secrets::Fetch => crate::vault::fetch(&p.vault, &|n| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())),
     };
     match from_vault {
         Ok(values) => {

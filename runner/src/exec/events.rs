@@ -20,6 +20,18 @@ pub enum StepStatus {
     Cancelled,
 }
 
+impl StepStatus {
+    /// The name reports use (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Success => "success",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Why a step failed: decides the exit code (1 for a step, 3 for infrastructure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

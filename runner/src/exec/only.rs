@@ -46,7 +46,7 @@ pub fn select(p: &Pipeline, only: &[String], env: &[(String, String)]) -> Result
     let new_index: HashMap<usize, usize> = kept.iter().enumerate().map(|(n, &i)| (i, n)).collect();
 
     let mut given = Given::default();
-    for (_, s) in p.steps.iter().enumerate().filter(|(i, _)| !chosen.contains(i)) {
+    for s in p.steps.iter().enumerate().filter(|(i, _)| !chosen.contains(i)).map(|(_, s)| s) {
         let outputs: IndexMap<String, String> = s
             .declared_outputs()
             .into_iter()

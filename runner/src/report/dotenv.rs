@@ -44,9 +44,7 @@ pub fn dotenv(summary: &RunSummary, masker: &Masker) -> (String, Vec<(String, &'
     let mut left_out = Vec::new();
     for s in &summary.steps {
         if s.status != StepStatus::Success {
-            let status = serde_json::to_value(s.status).ok();
-            let _ =
-                writeln!(out, "{}={}", status_variable(&s.id), status.as_ref().and_then(|v| v.as_str()).unwrap_or(""));
+            let _ = writeln!(out, "{}={}", status_variable(&s.id), s.status.as_str());
         }
         for (name, value) in &s.outputs {
             let var = variable(&s.id, name);

@@ -20,15 +20,6 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-fn status_name(s: StepStatus) -> &'static str {
-    match s {
-        StepStatus::Success => "success",
-        StepStatus::Failed => "failed",
-        StepStatus::Skipped => "skipped",
-        StepStatus::Cancelled => "cancelled",
-    }
-}
-
 const STATUSES: &[StepStatus] = &[StepStatus::Success, StepStatus::Failed, StepStatus::Skipped, StepStatus::Cancelled];
 
 fn head(out: &mut String, name: &str, help: &str) {
@@ -70,7 +61,7 @@ pub fn metrics(s: &RunSummary) -> String {
                 out,
                 "shipgate_step_status{{{},status=\"{}\"}} {}",
                 step_labels(&r.id, &r.kind),
-                status_name(*st),
+                st.as_str(),
                 u8::from(r.status == *st)
             );
         }

@@ -46,6 +46,15 @@ pub fn pipeline(text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// The variables of a dotenv report (`NAME=value` lines); empty when there is none.
+pub fn read_dotenv(path: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
 /// Whether a process is still alive (not a zombie).
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

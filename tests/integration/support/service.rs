@@ -356,3 +356,24 @@ pub fn bare_repo(base: &std::path::Path, name: &str, files: &[(&str, &str)]) {
     git(&seed, &["push", "-q", &base.join(name).display().to_string(), "main"]);
     std::fs::remove_dir_all(&seed).expect("rm seed");
 }
+
+/// Copies the contents of `from` into `to` (`cp -a`, modes and links kept).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    let out = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).output().expect("cp");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// An S3 client of the tests' own (moto's test credentials), to look at a bucket
+/// independently of shipgate.
+pub fn s3_store(endpoint: &str, bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_region("us-east-1")
+        .build()
+        .expect("store")
+}
